@@ -1,0 +1,3 @@
+using MessengerProxy.Host;
+
+return await ProxyApp.RunAsync(args);

@@ -1,0 +1,72 @@
+using System.Diagnostics.Metrics;
+
+namespace MessengerProxy.Inbound.Diagnostics;
+
+/// <summary>How a request left the inbound pipeline; a metrics label.</summary>
+internal enum RequestOutcome
+{
+    /// <summary>Sent to the homeserver and its answer relayed.</summary>
+    Forwarded,
+
+    /// <summary>Answered by the proxy itself (well-known, support).</summary>
+    Answered,
+
+    /// <summary>Refused by policy (unknown endpoint, wrong method, too large, malformed, missing token).</summary>
+    Rejected,
+
+    /// <summary>The homeserver could not be reached, timed out, or answered something unusable.</summary>
+    UpstreamError,
+
+    /// <summary>The client went away before the answer was complete.</summary>
+    ClientAborted,
+}
+
+/// <summary>Inbound request counters and latency; exported in Prometheus format on the health port.</summary>
+internal sealed class InboundMetrics
+{
+    public const string MeterName = "MessengerProxy.Inbound";
+
+    private readonly Counter<long> _requests;
+    private readonly Histogram<double> _duration;
+    private readonly Counter<long> _upstreamErrors;
+
+    public InboundMetrics(IMeterFactory meterFactory)
+    {
+        var meter = meterFactory.Create(MeterName);
+        _requests = meter.CreateCounter<long>("requests_total", description: "Requests handled by the inbound proxy, by endpoint family, outcome and status class.");
+        _duration = meter.CreateHistogram<double>("request_duration_seconds", unit: "s", description: "Time from request start to the end of the response, by endpoint family and outcome.");
+        _upstreamErrors = meter.CreateCounter<long>("upstream_errors_total", description: "Failures talking to the homeserver, by kind.");
+    }
+
+    public void RequestCompleted(string family, RequestOutcome outcome, int statusCode, double seconds)
+    {
+        var outcomeLabel = OutcomeLabel(outcome);
+        _requests.Add(1,
+            new KeyValuePair<string, object?>("family", family),
+            new KeyValuePair<string, object?>("outcome", outcomeLabel),
+            new KeyValuePair<string, object?>("status_class", StatusClass(statusCode)));
+        _duration.Record(seconds,
+            new KeyValuePair<string, object?>("family", family),
+            new KeyValuePair<string, object?>("outcome", outcomeLabel));
+    }
+
+    public void UpstreamError(string kind) => _upstreamErrors.Add(1, new KeyValuePair<string, object?>("kind", kind));
+
+    private static string OutcomeLabel(RequestOutcome outcome) => outcome switch
+    {
+        RequestOutcome.Forwarded => "forwarded",
+        RequestOutcome.Answered => "answered",
+        RequestOutcome.Rejected => "rejected",
+        RequestOutcome.UpstreamError => "upstream_error",
+        _ => "client_aborted",
+    };
+
+    private static string StatusClass(int statusCode) => statusCode switch
+    {
+        >= 100 and < 200 => "1xx",
+        < 300 => "2xx",
+        < 400 => "3xx",
+        < 500 => "4xx",
+        _ => "5xx",
+    };
+}

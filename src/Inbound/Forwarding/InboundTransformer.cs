@@ -1,0 +1,137 @@
+using System.IO.Compression;
+using MessengerProxy.Inbound.Diagnostics;
+using MessengerProxy.Inbound.Pipeline;
+using MessengerProxy.Policy;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+using Microsoft.Net.Http.Headers;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace MessengerProxy.Inbound.Forwarding;
+
+/// <summary>
+/// Shapes the request YARP sends to the homeserver: the raw target byte for byte, the original Host, and
+/// trustworthy X-Forwarded-* headers. With a rewriter it also replaces the body of a successful response.
+/// </summary>
+internal sealed class InboundTransformer : HttpTransformer
+{
+    // Responses the proxy rewrites are a few KiB; anything much larger is not what the endpoint returns.
+    internal const int MaxRewriteBytes = 1024 * 1024;
+
+    // System.Uri would otherwise unescape, re-escape and normalise the path, and federation signatures
+    // cover the exact bytes the remote server sent.
+    private static readonly UriCreationOptions s_rawUri = new() { DangerousDisablePathAndQueryCanonicalization = true };
+
+    private readonly ForwardedHeaders _forwarded;
+    private readonly IResponseRewriter? _rewriter;
+    private readonly ILogger _logger;
+
+    public InboundTransformer(ForwardedHeaders forwarded, IResponseRewriter? rewriter, ILogger logger)
+    {
+        _forwarded = forwarded;
+        _rewriter = rewriter;
+        _logger = logger;
+    }
+
+    public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
+    {
+        await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
+
+        var request = httpContext.Features.GetRequiredFeature<InboundRequestFeature>();
+        proxyRequest.RequestUri = new Uri(destinationPrefix + request.Target.Raw, s_rawUri);
+
+        var host = httpContext.Request.Headers.Host;
+        if (host.Count == 1 && !string.IsNullOrEmpty(host[0]))
+        {
+            proxyRequest.Headers.Host = host[0];
+        }
+
+        _forwarded.Apply(httpContext, proxyRequest);
+
+        if (_rewriter is not null)
+        {
+            // Ask for an uncompressed body so it can be rewritten; compressed ones are still handled below.
+            proxyRequest.Headers.Remove(HeaderNames.AcceptEncoding);
+        }
+    }
+
+    public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
+    {
+        var copyBody = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
+        if (_rewriter is null || proxyResponse is not { StatusCode: System.Net.HttpStatusCode.OK } || HttpMethods.IsHead(httpContext.Request.Method))
+        {
+            return copyBody;
+        }
+
+        byte[] rewritten;
+        try
+        {
+            var body = await ReadBoundedAsync(proxyResponse.Content, cancellationToken);
+            rewritten = _rewriter.Rewrite(body);
+        }
+        catch (Exception ex) when (ex is FormatException or InvalidDataException)
+        {
+            var request = httpContext.Features.GetRequiredFeature<InboundRequestFeature>();
+            Log.UpstreamBodyInvalid(_logger, request.Endpoint.Template.Text, ex.Message);
+            request.Outcome = RequestOutcome.UpstreamError;
+            if (!httpContext.Response.HasStarted)
+            {
+                httpContext.Response.Clear();
+            }
+
+            await MatrixResponses.WriteErrorAsync(httpContext, new MatrixError(502, MatrixErrorCode.Unknown, "The homeserver sent a response the proxy could not process"));
+            return false;
+        }
+
+        var response = httpContext.Response;
+        response.Headers.Remove(HeaderNames.ContentEncoding);
+        response.Headers.Remove(HeaderNames.ETag);
+        response.ContentLength = rewritten.Length;
+        await response.Body.WriteAsync(rewritten, cancellationToken);
+        return false;
+    }
+
+    private static async Task<ReadOnlyMemory<byte>> ReadBoundedAsync(HttpContent content, CancellationToken cancellationToken)
+    {
+        if (content.Headers.ContentLength > MaxRewriteBytes)
+        {
+            throw new FormatException($"body of {content.Headers.ContentLength} bytes exceeds {MaxRewriteBytes}");
+        }
+
+        await using var raw = await content.ReadAsStreamAsync(cancellationToken);
+        await using var decoded = Decode(raw, content.Headers.ContentEncoding);
+        using var buffer = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        int read;
+        while ((read = await decoded.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            if (buffer.Length + read > MaxRewriteBytes)
+            {
+                throw new FormatException($"body exceeds {MaxRewriteBytes} bytes");
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+    }
+
+    private static Stream Decode(Stream raw, ICollection<string> encodings)
+    {
+        var stream = raw;
+        foreach (var encoding in encodings.Reverse())
+        {
+            stream = encoding.Trim().ToLowerInvariant() switch
+            {
+                "gzip" or "x-gzip" => new GZipStream(stream, CompressionMode.Decompress),
+                "deflate" => new ZLibStream(stream, CompressionMode.Decompress),
+                "br" => new BrotliStream(stream, CompressionMode.Decompress),
+                "identity" => stream,
+                var other => throw new FormatException($"unsupported content encoding '{other}'"),
+            };
+        }
+
+        return stream;
+    }
+}

@@ -1,0 +1,54 @@
+using MessengerProxy.Inbound.Configuration;
+using MessengerProxy.Inbound.Diagnostics;
+using MessengerProxy.Inbound.Forwarding;
+using MessengerProxy.Inbound.Pipeline;
+using MessengerProxy.Inbound.Policies;
+using MessengerProxy.Inbound.WellKnown;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace MessengerProxy.Inbound;
+
+public static class InboundServiceCollectionExtensions
+{
+    /// <summary>Registers the inbound proxy with options bound from configuration and validated at start-up.</summary>
+    public static IServiceCollection AddInboundProxy(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<InboundOptions>().Bind(configuration.GetSection(InboundOptions.SectionName)).ValidateOnStart();
+        services.AddOptions<WellKnownOptions>().Bind(configuration.GetSection(WellKnownOptions.SectionName)).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<InboundOptions>, InboundOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WellKnownOptions>, WellKnownOptionsValidator>());
+
+        services.AddHttpForwarder();
+        services.AddMetrics();
+        services.AddSingleton<InboundMetrics>();
+        services.AddSingleton<InboundEndpoints>();
+        services.AddSingleton<ForwardedHeaders>();
+        services.AddSingleton<VersionsRewriter>();
+        services.AddSingleton<UpstreamForwarder>();
+        services.AddSingleton<WellKnownHandler>();
+        services.AddSingleton<InboundRequestHandler>();
+
+        // Order matters: the cheapest refusals first.
+        services.AddSingleton<IInboundPolicy, BodySizePolicy>();
+        services.AddSingleton<IInboundPolicy, AccessTokenPresencePolicy>();
+
+        services.AddHttpClient(WellKnownHandler.SupportHttpClient, (sp, client) =>
+            {
+                client.Timeout = sp.GetRequiredService<IOptions<WellKnownOptions>>().Value.SupportTimeout;
+            })
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false });
+
+        return services;
+    }
+
+    /// <summary>Ends a pipeline branch in the inbound proxy.</summary>
+    public static void RunInboundProxy(this IApplicationBuilder app)
+    {
+        var handler = app.ApplicationServices.GetRequiredService<InboundRequestHandler>();
+        app.Run(handler.InvokeAsync);
+    }
+}

@@ -1,0 +1,27 @@
+using MessengerProxy.Inbound.Diagnostics;
+using MessengerProxy.Policy;
+using MessengerProxy.Policy.Endpoints;
+
+namespace MessengerProxy.Inbound.Pipeline;
+
+/// <summary>What the pipeline learned about a request; stored in <c>HttpContext.Features</c>.</summary>
+public sealed class InboundRequestFeature
+{
+    internal InboundRequestFeature(RequestTarget target, EndpointDescriptor endpoint, bool isPreflight)
+    {
+        Target = target;
+        Endpoint = endpoint;
+        IsPreflight = isPreflight;
+    }
+
+    /// <summary>The raw request target, forwarded unchanged.</summary>
+    public RequestTarget Target { get; }
+
+    /// <summary>The allowlist entry the request matched.</summary>
+    public EndpointDescriptor Endpoint { get; }
+
+    /// <summary>An OPTIONS (CORS preflight) request; policies about bodies and credentials do not apply.</summary>
+    public bool IsPreflight { get; }
+
+    internal RequestOutcome Outcome { get; set; } = RequestOutcome.Forwarded;
+}

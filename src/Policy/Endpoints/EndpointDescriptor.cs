@@ -1,0 +1,100 @@
+namespace MessengerProxy.Policy.Endpoints;
+
+/// <summary>Which part of the Matrix spec an endpoint belongs to.</summary>
+public enum MatrixApi
+{
+    ClientServer,
+    ServerServer,
+
+    /// <summary>Added by the operator in configuration, not part of the spec table.</summary>
+    Operator,
+}
+
+/// <summary>Whether the spec requires the caller to authenticate (access token or X-Matrix signature).</summary>
+public enum AuthRequirement
+{
+    None,
+    Optional,
+    Required,
+}
+
+/// <summary>What kind of request body the spec describes; it decides which size limit applies.</summary>
+public enum RequestBodyKind
+{
+    None,
+    Json,
+    Binary,
+}
+
+/// <summary>Coarse grouping used for metrics labels and log fields.</summary>
+public enum EndpointFamily
+{
+    Client,
+    Media,
+    Federation,
+    Keys,
+    WellKnown,
+    Extra,
+}
+
+/// <summary>One allowed (method, path template) pair.</summary>
+public sealed class EndpointDescriptor
+{
+    internal EndpointDescriptor(string method, PathTemplate template, MatrixApi api, AuthRequirement auth, RequestBodyKind body, bool deprecated)
+    {
+        Method = method;
+        Template = template;
+        Api = api;
+        Auth = auth;
+        Body = body;
+        Deprecated = deprecated;
+        Family = FamilyOf(template.Text, api);
+    }
+
+    public string Method { get; }
+
+    public PathTemplate Template { get; }
+
+    public MatrixApi Api { get; }
+
+    public AuthRequirement Auth { get; }
+
+    public RequestBodyKind Body { get; }
+
+    public bool Deprecated { get; }
+
+    public EndpointFamily Family { get; }
+
+    public override string ToString() => $"{Method} {Template.Text}";
+
+    private static EndpointFamily FamilyOf(string template, MatrixApi api)
+    {
+        if (api == MatrixApi.Operator)
+        {
+            return EndpointFamily.Extra;
+        }
+
+        if (template.StartsWith("/.well-known/", StringComparison.Ordinal))
+        {
+            return EndpointFamily.WellKnown;
+        }
+
+        if (template.StartsWith("/_matrix/media/", StringComparison.Ordinal)
+            || template.StartsWith("/_matrix/client/v1/media/", StringComparison.Ordinal))
+        {
+            return EndpointFamily.Media;
+        }
+
+        if (template.StartsWith("/_matrix/federation/", StringComparison.Ordinal))
+        {
+            return EndpointFamily.Federation;
+        }
+
+        if (template.StartsWith("/_matrix/key/", StringComparison.Ordinal))
+        {
+            return EndpointFamily.Keys;
+        }
+
+        return EndpointFamily.Client;
+    }
+}

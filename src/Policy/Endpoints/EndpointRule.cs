@@ -1,0 +1,62 @@
+namespace MessengerProxy.Policy.Endpoints;
+
+/// <summary>
+/// An operator-supplied endpoint rule, written as <c>"METHOD[,METHOD...] /path/{param}/{*rest}"</c>;
+/// <c>*</c> as method means every method (only meaningful for denials).
+/// </summary>
+public sealed class EndpointRule
+{
+    private static readonly string[] s_methods = ["GET", "PUT", "POST", "DELETE", "PATCH"];
+
+    private EndpointRule(string text, IReadOnlyList<string> methods, PathTemplate template)
+    {
+        Text = text;
+        Methods = methods;
+        Template = template;
+    }
+
+    public string Text { get; }
+
+    /// <summary>Upper-case methods; empty means every method.</summary>
+    public IReadOnlyList<string> Methods { get; }
+
+    public PathTemplate Template { get; }
+
+    public override string ToString() => Text;
+
+    public static bool TryParse(string? text, bool allowCatchAll, out EndpointRule rule, out string error)
+    {
+        rule = null!;
+        var parts = (text ?? string.Empty).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Length != 2)
+        {
+            error = $"'{text}' is not of the form \"METHOD /path/template\"";
+            return false;
+        }
+
+        var methods = new List<string>();
+        if (parts[0] != "*")
+        {
+            foreach (var m in parts[0].Split(',', StringSplitOptions.RemoveEmptyEntries))
+            {
+                var method = m.ToUpperInvariant();
+                if (Array.IndexOf(s_methods, method) < 0)
+                {
+                    error = $"'{text}': method '{m}' is not one of {string.Join(", ", s_methods)} or *";
+                    return false;
+                }
+
+                methods.Add(method);
+            }
+        }
+
+        if (!PathTemplate.TryParse(parts[1], allowCatchAll, out var template, out error))
+        {
+            error = $"'{text}': {error}";
+            return false;
+        }
+
+        rule = new EndpointRule(text!, methods, template);
+        return true;
+    }
+}

@@ -1,0 +1,127 @@
+namespace MessengerProxy.Policy.Endpoints;
+
+/// <summary>
+/// The set of endpoints the proxy lets through: the table derived from the Matrix v1.11 spec
+/// (<c>Endpoints/matrix-v1.11-endpoints.tsv</c>), plus operator additions, minus operator denials.
+/// </summary>
+public sealed class EndpointTable
+{
+    internal const string MatrixV111ResourceName = "MessengerProxy.Policy.matrix-v1.11-endpoints.tsv";
+
+    private EndpointTable(IReadOnlyList<EndpointDescriptor> endpoints) => Endpoints = endpoints;
+
+    public IReadOnlyList<EndpointDescriptor> Endpoints { get; }
+
+    /// <summary>The committed table of every Matrix v1.11 client-server and server-server operation.</summary>
+    public static EndpointTable LoadMatrixV111()
+    {
+        using var stream = typeof(EndpointTable).Assembly.GetManifestResourceStream(MatrixV111ResourceName)
+            ?? throw new InvalidOperationException($"embedded resource {MatrixV111ResourceName} is missing");
+        using var reader = new StreamReader(stream);
+        return Parse(reader);
+    }
+
+    /// <summary>Parses the tab-separated table format written by the allowlist generator.</summary>
+    public static EndpointTable Parse(TextReader reader)
+    {
+        var endpoints = new List<EndpointDescriptor>();
+        var sawHeader = false;
+        var lineNumber = 0;
+        while (reader.ReadLine() is { } line)
+        {
+            lineNumber++;
+            if (line.Length == 0 || line[0] == '#')
+            {
+                continue;
+            }
+
+            var cols = line.Split('\t');
+            if (!sawHeader)
+            {
+                if (cols is not ["method", "path", "api", "auth", "body", "deprecated", "source"])
+                {
+                    throw new FormatException($"line {lineNumber}: unexpected table header '{line}'");
+                }
+
+                sawHeader = true;
+                continue;
+            }
+
+            if (cols.Length != 7)
+            {
+                throw new FormatException($"line {lineNumber}: expected 7 columns, found {cols.Length}");
+            }
+
+            endpoints.Add(new EndpointDescriptor(
+                cols[0],
+                PathTemplate.Parse(cols[1]),
+                cols[2] switch
+                {
+                    "client-server" => MatrixApi.ClientServer,
+                    "server-server" => MatrixApi.ServerServer,
+                    _ => throw new FormatException($"line {lineNumber}: unknown api '{cols[2]}'"),
+                },
+                cols[3] switch
+                {
+                    "none" => AuthRequirement.None,
+                    "optional" => AuthRequirement.Optional,
+                    "required" => AuthRequirement.Required,
+                    _ => throw new FormatException($"line {lineNumber}: unknown auth '{cols[3]}'"),
+                },
+                cols[4] switch
+                {
+                    "none" => RequestBodyKind.None,
+                    "json" => RequestBodyKind.Json,
+                    "binary" => RequestBodyKind.Binary,
+                    _ => throw new FormatException($"line {lineNumber}: unknown body '{cols[4]}'"),
+                },
+                cols[5] == "yes"));
+        }
+
+        if (!sawHeader)
+        {
+            throw new FormatException("the endpoint table has no header line");
+        }
+
+        return new EndpointTable(endpoints);
+    }
+
+    /// <summary>
+    /// Applies operator configuration. A denial must name an existing (method, template) pair exactly, so a
+    /// typo cannot silently leave an endpoint open; additions that duplicate a table row are ignored.
+    /// </summary>
+    public EndpointTable WithOperatorRules(IEnumerable<EndpointRule> additions, IEnumerable<EndpointRule> denials)
+    {
+        var result = new List<EndpointDescriptor>(Endpoints);
+        foreach (var denial in denials)
+        {
+            var removed = result.RemoveAll(e =>
+                e.Template.Text == denial.Template.Text
+                && (denial.Methods.Count == 0 || denial.Methods.Contains(e.Method)));
+            if (removed == 0)
+            {
+                throw new ArgumentException($"denied endpoint '{denial.Text}' matches no endpoint of the table");
+            }
+        }
+
+        foreach (var addition in additions)
+        {
+            if (addition.Methods.Count == 0)
+            {
+                throw new ArgumentException($"extra endpoint '{addition.Text}' must name its methods");
+            }
+
+            foreach (var method in addition.Methods)
+            {
+                if (!result.Any(e => e.Method == method && e.Template.Text == addition.Template.Text))
+                {
+                    result.Add(new EndpointDescriptor(method, addition.Template, MatrixApi.Operator, AuthRequirement.None, RequestBodyKind.Json, deprecated: false));
+                }
+            }
+        }
+
+        return new EndpointTable(result);
+    }
+
+    public EndpointTable Where(Func<EndpointDescriptor, bool> predicate) => new(Endpoints.Where(predicate).ToList());
+}

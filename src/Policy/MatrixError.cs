@@ -1,0 +1,45 @@
+using System.Text.Json;
+
+namespace MessengerProxy.Policy;
+
+/// <summary>Error codes of the Matrix spec used by the proxy's own answers.</summary>
+public static class MatrixErrorCode
+{
+    public const string Unrecognized = "M_UNRECOGNIZED";
+    public const string NotFound = "M_NOT_FOUND";
+    public const string TooLarge = "M_TOO_LARGE";
+    public const string Unknown = "M_UNKNOWN";
+    public const string MissingToken = "M_MISSING_TOKEN";
+    public const string Forbidden = "M_FORBIDDEN";
+    public const string Unauthorized = "M_UNAUTHORIZED";
+    public const string BadJson = "M_BAD_JSON";
+    public const string NotJson = "M_NOT_JSON";
+}
+
+/// <summary>An answer the proxy gives itself, in the spec's standard error format.</summary>
+public sealed record MatrixError(int StatusCode, string ErrorCode, string Message)
+{
+    public static MatrixError UnknownEndpoint { get; } =
+        new(404, MatrixErrorCode.Unrecognized, "Unrecognized request: not a Matrix v1.11 endpoint served here");
+
+    public static MatrixError MethodNotAllowed { get; } =
+        new(405, MatrixErrorCode.Unrecognized, "Unrecognized request: method not allowed for this endpoint");
+
+    public static MatrixError MissingToken { get; } =
+        new(401, MatrixErrorCode.MissingToken, "Missing access token");
+
+    /// <summary><c>{"errcode":"…","error":"…"}</c> as UTF-8.</summary>
+    public byte[] ToUtf8Json()
+    {
+        using var buffer = new MemoryStream(64 + Message.Length);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("errcode"u8, ErrorCode);
+            writer.WriteString("error"u8, Message);
+            writer.WriteEndObject();
+        }
+
+        return buffer.ToArray();
+    }
+}
