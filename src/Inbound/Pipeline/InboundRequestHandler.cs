@@ -83,6 +83,12 @@ internal sealed class InboundRequestHandler
     private async Task<InboundRequestFeature?> RouteAsync(HttpContext context)
     {
         var method = context.Request.Method;
+        if (RequestFraming.Check(context) is { } framingError)
+        {
+            await RejectAsync(context, method, "ambiguous body framing", framingError);
+            return null;
+        }
+
         var raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? string.Empty;
         var targetError = RequestTarget.TryParse(raw, out var target);
         if (targetError != RequestTargetError.None)
