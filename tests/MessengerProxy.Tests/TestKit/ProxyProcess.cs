@@ -1,0 +1,140 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+
+namespace MessengerProxy.Tests.TestKit;
+
+/// <summary>The proxy executable as a separate process, for what only a process shows: exit codes, stderr, memory.</summary>
+public sealed class ProxyProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _stderr;
+
+    private ProxyProcess(Process process, StringBuilder stderr, int inboundPort, int healthPort)
+    {
+        _process = process;
+        _stderr = stderr;
+        InboundPort = inboundPort;
+        HealthPort = healthPort;
+    }
+
+    public int InboundPort { get; }
+
+    public int HealthPort { get; }
+
+    public int ProcessId => _process.Id;
+
+    public static string ExecutablePath => Path.Combine(AppContext.BaseDirectory, "MessengerProxy.dll");
+
+    /// <summary>Starts the proxy on fresh loopback ports and waits until its inbound port accepts connections.</summary>
+    public static async Task<ProxyProcess> StartAsync(string homeserverUrl, params string[] settings)
+    {
+        var inbound = FreePort();
+        var health = FreePort();
+        var args = new List<string>
+        {
+            $"--Inbound:HomeserverUrl={homeserverUrl}", $"--Inbound:Port={inbound}", "--Inbound:BindAddress=127.0.0.1",
+            $"--Health:Port={health}", "--Health:BindAddress=127.0.0.1",
+        };
+        args.AddRange(settings.Select(s => "--" + s));
+        var (process, _, stderr) = Launch(args);
+        var proxy = new ProxyProcess(process, stderr, inbound, health);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException($"proxy exited with {process.ExitCode}: {stderr}");
+            }
+
+            try
+            {
+                using var probe = new TcpClient();
+                await probe.ConnectAsync("127.0.0.1", inbound);
+                return proxy;
+            }
+            catch (SocketException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(50);
+            }
+        }
+    }
+
+    /// <summary>Runs the proxy with the given arguments until it exits (or the timeout kills it).</summary>
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunToExitAsync(TimeSpan timeout, params string[] args)
+    {
+        var (process, stdout, stderr) = Launch(args);
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"proxy did not exit within {timeout}; stderr: {stderr}");
+        }
+
+        process.WaitForExit();
+        var result = (process.ExitCode, stdout.ToString(), stderr.ToString());
+        process.Dispose();
+        return result;
+    }
+
+    /// <summary>Peak resident set size so far (VmHWM), in bytes.</summary>
+    public long PeakResidentBytes() => ReadStatusKilobytes("VmHWM:") * 1024;
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+    }
+
+    public override string ToString() => _stderr.ToString();
+
+    private long ReadStatusKilobytes(string field)
+    {
+        var line = File.ReadLines($"/proc/{_process.Id}/status").First(l => l.StartsWith(field, StringComparison.Ordinal));
+        return long.Parse(line[field.Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static (Process Process, StringBuilder Stdout, StringBuilder Stderr) Launch(IEnumerable<string> args)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add(ExecutablePath);
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        // Keep the child's environment predictable whatever the test runner's is.
+        info.Environment.Remove("ASPNETCORE_ENVIRONMENT");
+        info.Environment.Remove("DOTNET_ENVIRONMENT");
+        var stdout = new StringBuilder();
+        var stderr = new StringBuilder();
+        var process = new Process { StartInfo = info };
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (stdout) { stdout.AppendLine(e.Data); } } };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (stderr) { stderr.AppendLine(e.Data); } } };
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return (process, stdout, stderr);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
