@@ -183,9 +183,8 @@ public sealed class ForwardingTests : IClassFixture<ProxyFixture>
         var pipelined = "GET /_matrix/client/v3/login HTTP/1.1\r\nHost: a\r\n\r\nGET /_synapse/admin/v1/users HTTP/1.1\r\nHost: a\r\n\r\nGET /_matrix/client/versions HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
         await stream.WriteAsync(Encoding.ASCII.GetBytes(pipelined), TestContext.Current.CancellationToken);
 
-        var first = await RawHttp.ReadResponseAsync(stream, false, TestContext.Current.CancellationToken);
-        var second = await RawHttp.ReadResponseAsync(stream, false, TestContext.Current.CancellationToken);
-        var third = await RawHttp.ReadResponseAsync(stream, false, TestContext.Current.CancellationToken);
+        var responses = await RawHttp.ReadResponsesAsync(stream, 3, TestContext.Current.CancellationToken);
+        var (first, second, third) = (responses[0], responses[1], responses[2]);
 
         Assert.Equal(200, first.StatusCode);
         RejectionTests.AssertMatrixError(second, 404, "M_UNRECOGNIZED");

@@ -44,9 +44,24 @@ public static class RawHttp
         return [.. Encoding.Latin1.GetBytes(head), .. bodyBytes];
     }
 
-    public static async Task<RawResponse> ReadResponseAsync(Stream stream, bool headRequest, CancellationToken cancellationToken)
+    public static Task<RawResponse> ReadResponseAsync(Stream stream, bool headRequest, CancellationToken cancellationToken) =>
+        ReadResponseAsync(new BufferedReader(stream), headRequest, cancellationToken);
+
+    /// <summary>Reads several responses from one connection (pipelining); they may arrive in one packet.</summary>
+    public static async Task<IReadOnlyList<RawResponse>> ReadResponsesAsync(Stream stream, int count, CancellationToken cancellationToken)
     {
         var reader = new BufferedReader(stream);
+        var responses = new List<RawResponse>();
+        for (var i = 0; i < count; i++)
+        {
+            responses.Add(await ReadResponseAsync(reader, headRequest: false, cancellationToken));
+        }
+
+        return responses;
+    }
+
+    private static async Task<RawResponse> ReadResponseAsync(BufferedReader reader, bool headRequest, CancellationToken cancellationToken)
+    {
         var statusLine = await reader.ReadLineAsync(cancellationToken) ?? throw new IOException("connection closed before a status line");
         var parts = statusLine.Split(' ', 3);
         var status = int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);

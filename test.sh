@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Runs the whole test suite (unit and functional tests, real Kestrel hosts on loopback, curl as a client).
+# Extra arguments go to the test runner, e.g. ./test.sh -- --filter-class "*RejectionTests".
+set -euo pipefail
+cd "$(dirname "$0")"
+dotnet build MessengerProxy.sln --configuration Release
+dotnet test --solution MessengerProxy.sln --configuration Release --no-build "$@"

@@ -1,0 +1,163 @@
+using System.Globalization;
+using MessengerProxy.Host.Configuration;
+using MessengerProxy.Inbound.Configuration;
+using MessengerProxy.Tests.TestKit;
+using YamlDotNet.RepresentationModel;
+
+namespace MessengerProxy.Tests.Deployment;
+
+/// <summary>
+/// No Docker engine runs here, so the compose stack cannot be started; instead its files are read and
+/// cross-checked with each other and with the proxy's configuration, so a rename on one side fails here.
+/// </summary>
+public sealed class DeploymentFilesTests
+{
+    private static readonly Dictionary<string, Type> s_optionSections = new(StringComparer.Ordinal)
+    {
+        [InboundOptions.SectionName] = typeof(InboundOptions),
+        [WellKnownOptions.SectionName] = typeof(WellKnownOptions),
+        [HealthOptions.SectionName] = typeof(HealthOptions),
+    };
+
+    private readonly YamlMappingNode _compose = Load("docker-compose.yml");
+    private readonly YamlMappingNode _homeserver = Load("homeserver.yaml");
+
+    private YamlMappingNode Services => Map(_compose, "services");
+
+    private YamlMappingNode Proxy => Map(Services, "proxy");
+
+    private YamlMappingNode Synapse => Map(Services, "synapse");
+
+    private Dictionary<string, string> ProxyEnvironment => Environment(Proxy);
+
+    [Fact]
+    public void Compose_HasProxySynapseAndPostgres()
+    {
+        Assert.Contains("proxy", Keys(Services));
+        Assert.Contains("synapse", Keys(Services));
+        Assert.Contains("postgres", Keys(Services));
+        Assert.Equal(".", Scalar(Proxy, "build"));
+        Assert.True(File.Exists(RepoPaths.Combine("Dockerfile")));
+    }
+
+    [Fact]
+    public void ProxyEnvironmentKeys_AreRealConfigurationKeys()
+    {
+        foreach (var key in ProxyEnvironment.Keys)
+        {
+            var parts = key.Split("__");
+            if (parts[0] is "Logging" or "ASPNETCORE_ENVIRONMENT")
+            {
+                continue;
+            }
+
+            Assert.True(s_optionSections.TryGetValue(parts[0], out var type), $"'{key}': no configuration section '{parts[0]}'");
+            Assert.True(parts.Length >= 2 && type.GetProperty(parts[1]) is not null, $"'{key}': {type.Name} has no property '{(parts.Length > 1 ? parts[1] : "")}'");
+        }
+    }
+
+    [Fact]
+    public void ProxyPointsAtTheSynapseListener_ThatTrustsForwardedHeaders()
+    {
+        var homeserverUrl = new Uri(ProxyEnvironment["Inbound__HomeserverUrl"]);
+        Assert.Equal("synapse", homeserverUrl.Host);
+
+        var listener = Sequence(_homeserver, "listeners").Cast<YamlMappingNode>()
+            .Single(l => int.Parse(Scalar(l, "port"), CultureInfo.InvariantCulture) == homeserverUrl.Port);
+        Assert.Equal("http", Scalar(listener, "type"));
+        Assert.Equal("false", Scalar(listener, "tls"));
+        Assert.Equal("true", Scalar(listener, "x_forwarded"));
+        var resources = Sequence(listener, "resources").Cast<YamlMappingNode>().SelectMany(r => Sequence(r, "names").Select(n => ((YamlScalarNode)n).Value)).ToList();
+        Assert.Contains("client", resources);
+        Assert.Contains("federation", resources);
+        // Synapse serves /health on every listener; readiness probes it there.
+        Assert.Equal("/health", ProxyEnvironment["Health__HomeserverProbePath"]);
+    }
+
+    [Fact]
+    public void Synapse_PublishesNoPort_OnlyTheProxyDoes()
+    {
+        Assert.False(Synapse.Children.ContainsKey(new YamlScalarNode("ports")), "Synapse must only be reachable through the proxy");
+        var published = Sequence(Proxy, "ports").Select(p => ((YamlScalarNode)p).Value!).ToList();
+        Assert.Contains($"{new InboundOptions().Port}:{new InboundOptions().Port}", published);
+        Assert.Contains($"127.0.0.1:{new HealthOptions().Port}:{new HealthOptions().Port}", published);
+        var healthcheck = string.Join(' ', Sequence(Map(Proxy, "healthcheck"), "test").Select(t => ((YamlScalarNode)t).Value));
+        Assert.Contains($"http://127.0.0.1:{new HealthOptions().Port}/actuator/health/liveness", healthcheck);
+    }
+
+    [Fact]
+    public void Synapse_DatabaseSettings_MatchThePostgresService()
+    {
+        var database = Map(_homeserver, "database");
+        Assert.Equal("psycopg2", Scalar(database, "name"));
+        var args = Map(database, "args");
+        var postgres = Environment(Map(Services, "postgres"));
+        Assert.Equal("postgres", Scalar(args, "host"));
+        Assert.Equal(postgres["POSTGRES_USER"], Scalar(args, "user"));
+        Assert.Equal(postgres["POSTGRES_PASSWORD"], Scalar(args, "password"));
+        Assert.Equal(postgres["POSTGRES_DB"], Scalar(args, "dbname"));
+        Assert.Contains("--lc-collate=C", postgres["POSTGRES_INITDB_ARGS"]);
+    }
+
+    [Fact]
+    public void Synapse_SendsOutgoingTrafficThroughTheOutboundProxy_AndTrustsItsCa()
+    {
+        var environment = Environment(Synapse);
+        // The outbound proxy listens on 8093 (the TIM reference's port) in the proxy service.
+        Assert.Equal("http://proxy:8093", environment["https_proxy"]);
+        Assert.Equal("http://proxy:8093", environment["http_proxy"]);
+
+        var caFile = Sequence(_homeserver, "federation_custom_ca_list").Select(n => ((YamlScalarNode)n).Value!).Single();
+        Assert.Equal("true", Scalar(_homeserver, "federation_verify_certificates"));
+        var mounts = Sequence(Synapse, "volumes").Select(v => ((YamlScalarNode)v).Value!).ToList();
+        var certificateMount = mounts.Single(m => m.Split(':')[1] == Path.GetDirectoryName(caFile));
+        var volume = certificateMount.Split(':')[0];
+
+        // The same volume is where ca-init writes the CA.
+        var caInit = Map(Services, "ca-init");
+        Assert.Contains(Sequence(caInit, "volumes").Select(v => ((YamlScalarNode)v).Value!), m => m.StartsWith(volume + ":", StringComparison.Ordinal));
+        Assert.Equal(Path.GetDirectoryName(caFile), Sequence(caInit, "entrypoint").Select(e => ((YamlScalarNode)e).Value).Last());
+        Assert.True(File.Exists(RepoPaths.Combine("certificates", "create-ca.sh")));
+    }
+
+    [Fact]
+    public void PublicBaseUrlAndUploadLimit_AgreeBetweenProxyAndSynapse()
+    {
+        Assert.Equal(ProxyEnvironment["Inbound__PublicBaseUrl"].TrimEnd('/'), Scalar(_homeserver, "public_baseurl").TrimEnd('/'));
+
+        var synapseLimit = Scalar(_homeserver, "max_upload_size");
+        Assert.EndsWith("M", synapseLimit);
+        var synapseBytes = long.Parse(synapseLimit[..^1], CultureInfo.InvariantCulture) * 1024 * 1024;
+        var proxyBytes = long.Parse(ProxyEnvironment["Inbound__MaxUploadBodyBytes"], CultureInfo.InvariantCulture);
+        Assert.True(synapseBytes <= proxyBytes, $"Synapse accepts {synapseBytes} bytes but the proxy only {proxyBytes}");
+    }
+
+    [Fact]
+    public void Dockerfile_ExposesTheDefaultPortsAndRunsTheProxy()
+    {
+        var dockerfile = File.ReadAllText(RepoPaths.Combine("Dockerfile"));
+        Assert.Contains($"EXPOSE {new InboundOptions().Port} {new HealthOptions().Port}", dockerfile);
+        Assert.Contains("ENTRYPOINT [\"dotnet\", \"MessengerProxy.dll\"]", dockerfile);
+        Assert.Contains("dotnet publish src/Host/Host.csproj", dockerfile);
+        Assert.True(File.Exists(RepoPaths.Combine("src", "Host", "Host.csproj")));
+    }
+
+    private static YamlMappingNode Load(string file)
+    {
+        var stream = new YamlStream();
+        using var reader = new StreamReader(RepoPaths.Combine(file));
+        stream.Load(reader);
+        return (YamlMappingNode)stream.Documents[0].RootNode;
+    }
+
+    private static IEnumerable<string> Keys(YamlMappingNode node) => node.Children.Keys.Select(k => ((YamlScalarNode)k).Value!);
+
+    private static YamlMappingNode Map(YamlMappingNode node, string key) => (YamlMappingNode)node.Children[new YamlScalarNode(key)];
+
+    private static YamlSequenceNode Sequence(YamlMappingNode node, string key) => (YamlSequenceNode)node.Children[new YamlScalarNode(key)];
+
+    private static string Scalar(YamlMappingNode node, string key) => ((YamlScalarNode)node.Children[new YamlScalarNode(key)]).Value!;
+
+    private static Dictionary<string, string> Environment(YamlMappingNode service) =>
+        Map(service, "environment").Children.ToDictionary(e => ((YamlScalarNode)e.Key).Value!, e => ((YamlScalarNode)e.Value).Value!);
+}
