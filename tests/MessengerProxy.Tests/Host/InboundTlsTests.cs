@@ -71,6 +71,23 @@ public sealed class InboundTlsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Curl_Http2_OversizedBodyIs413MatrixError()
+    {
+        var body = Path.Combine(_directory, "big.json");
+        await File.WriteAllTextAsync(body, "{\"a\":\"" + new string('x', 14 * 1024 * 1024) + "\"}", TestContext.Current.CancellationToken);
+
+        var (exitCode, stdout, stderr) = await Curl.RunAsync("--http2", "--cacert", CertificatePath,
+            "--resolve", $"matrix.example.org:{_proxy.InboundPort}:127.0.0.1",
+            "-H", "Authorization: Bearer t", "-H", "Content-Type: application/json", "--data-binary", "@" + body,
+            "--write-out", "\n%{http_code} %{http_version}", $"https://matrix.example.org:{_proxy.InboundPort}/_matrix/client/v3/createRoom");
+
+        Assert.True(exitCode == 0, stderr);
+        Assert.EndsWith("413 2", stdout.Trim());
+        Assert.Contains("M_TOO_LARGE", stdout);
+        Assert.DoesNotContain(_upstream.Requests, r => r.RawTarget.EndsWith("/createRoom", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Curl_UntrustedCertificate_IsRefusedByTheClient()
     {
         var (exitCode, _, _) = await Curl.RunAsync("--resolve", $"matrix.example.org:{_proxy.InboundPort}:127.0.0.1",
