@@ -1,7 +1,9 @@
 using MessengerProxy.Host.Configuration;
 using MessengerProxy.Host.Health;
-using MessengerProxy.Host.Listeners;
-using MessengerProxy.Host.Metrics;
+using MessengerProxy.Hosting.Health;
+using MessengerProxy.Hosting.Listeners;
+using MessengerProxy.Hosting.Metrics;
+using MessengerProxy.Hosting.Startup;
 using MessengerProxy.Inbound;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -31,11 +33,7 @@ public static class ProxyApp
         });
         builder.Configuration.AddCommandLine(args, s_switches);
 
-        var startup = new StartupState();
-        // The host logs a failed start with a stack trace; the process prints one readable line instead.
-        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", level =>
-            level >= LogLevel.Information && (startup.Started || level < LogLevel.Error));
-        builder.Services.AddSingleton(startup);
+        builder.AddStartupLogGate();
 
         builder.Services.AddInboundProxy(builder.Configuration);
         builder.Services.AddOptions<HealthOptions>().Bind(builder.Configuration.GetSection(HealthOptions.SectionName)).ValidateOnStart();
@@ -48,8 +46,8 @@ public static class ProxyApp
                 client.Timeout = sp.GetRequiredService<IOptions<HealthOptions>>().Value.ProbeTimeout)
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false });
         builder.Services.AddHealthChecks()
-            .AddCheck("process", () => HealthCheckResult.Healthy("running"), tags: [HealthEndpoints.LiveTag])
-            .AddCheck<HomeserverHealthCheck>("homeserver", tags: [HealthEndpoints.ReadyTag]);
+            .AddCheck("process", () => HealthCheckResult.Healthy("running"), tags: [ActuatorEndpoints.LiveTag])
+            .AddCheck<HomeserverHealthCheck>("homeserver", tags: [ActuatorEndpoints.ReadyTag]);
 
         configure?.Invoke(builder);
 
@@ -60,13 +58,13 @@ public static class ProxyApp
         var inboundPipeline = inbound.Build();
 
         var health = ((IApplicationBuilder)app).New();
-        HealthEndpoints.Configure(health);
+        ActuatorEndpoints.Configure(health);
         var healthPipeline = health.Build();
 
-        app.Run(context => context.Features.Get<ListenerFeature>()?.Kind switch
+        app.Run(context => ListenerRegistry.NameOf(context) switch
         {
-            ListenerKind.Inbound => inboundPipeline(context),
-            ListenerKind.Health => healthPipeline(context),
+            KestrelListenerSetup.Inbound => inboundPipeline(context),
+            KestrelListenerSetup.Health => healthPipeline(context),
             _ => NotFound(context),
         });
 
@@ -74,56 +72,11 @@ public static class ProxyApp
     }
 
     /// <summary>Starts the proxy; a configuration or bind error ends the process with one line on stderr.</summary>
-    public static async Task<int> RunAsync(string[] args)
-    {
-        WebApplication? app = null;
-        try
-        {
-            app = Build(args);
-            await app.StartAsync();
-            app.Services.GetRequiredService<StartupState>().Started = true;
-        }
-        catch (Exception ex)
-        {
-            await Console.Error.WriteLineAsync($"messenger-proxy: cannot start: {Describe(ex)}");
-            if (app is not null)
-            {
-                await app.DisposeAsync();
-            }
-
-            return 1;
-        }
-
-        await app.WaitForShutdownAsync();
-        await app.DisposeAsync();
-        return 0;
-    }
-
-    private static string Describe(Exception ex)
-    {
-        if (ex is OptionsValidationException validation)
-        {
-            return "invalid configuration: " + string.Join("; ", validation.Failures);
-        }
-
-        // Wrappers (aggregate, target invocation) say less than what they wrap.
-        while (ex is AggregateException { InnerException: { } inner } || ex is System.Reflection.TargetInvocationException { InnerException: { } })
-        {
-            ex = ex.InnerException!;
-        }
-
-        return ex is OptionsValidationException ? Describe(ex) : ex.Message.ReplaceLineEndings(" ");
-    }
+    public static Task<int> RunAsync(string[] args) => ServiceRunner.RunAsync("messenger-proxy", () => Build(args));
 
     private static Task NotFound(HttpContext context)
     {
         context.Response.StatusCode = 404;
         return Task.CompletedTask;
-    }
-
-    /// <summary>Whether the host finished starting; gates the start-up log filter.</summary>
-    internal sealed class StartupState
-    {
-        public volatile bool Started;
     }
 }

@@ -1,3 +1,4 @@
+using MessengerProxy.Hosting.Configuration;
 using MessengerProxy.Inbound.Configuration;
 using Microsoft.Extensions.Options;
 
@@ -14,8 +15,8 @@ internal sealed class HealthOptionsValidator : IValidateOptions<HealthOptions>
     {
         var errors = new List<string>();
         const string S = HealthOptions.SectionName;
-        ConfigurationChecks.CheckPort(errors, $"{S}:Port", options.Port);
-        ConfigurationChecks.CheckBindAddress(errors, $"{S}:BindAddress", options.BindAddress);
+        ListenerAddresses.CheckPort(errors, $"{S}:Port", options.Port);
+        ListenerAddresses.Check(errors, $"{S}:BindAddress", options.BindAddress);
         if (string.IsNullOrEmpty(options.HomeserverProbePath) || options.HomeserverProbePath[0] != '/')
         {
             errors.Add($"{S}:HomeserverProbePath must start with '/' (got '{options.HomeserverProbePath}')");

@@ -1,4 +1,5 @@
 using System.Net;
+using MessengerProxy.Hosting.Configuration;
 using MessengerProxy.Policy.Endpoints;
 using Microsoft.Extensions.Options;
 
@@ -26,8 +27,8 @@ internal sealed class InboundOptionsValidator : IValidateOptions<InboundOptions>
             errors.Add($"{S}:PublicBaseUrl {whyPublic} (got '{options.PublicBaseUrl}')");
         }
 
-        ConfigurationChecks.CheckPort(errors, $"{S}:Port", options.Port);
-        ConfigurationChecks.CheckBindAddress(errors, $"{S}:BindAddress", options.BindAddress);
+        ListenerAddresses.CheckPort(errors, $"{S}:Port", options.Port);
+        ListenerAddresses.Check(errors, $"{S}:BindAddress", options.BindAddress);
 
         for (var i = 0; i < options.TrustedProxies.Count; i++)
         {
@@ -160,30 +161,6 @@ public static class ConfigurationChecks
 
         return true;
     }
-
-    public static void CheckPort(List<string> errors, string key, int port)
-    {
-        if (port is < 0 or > 65535)
-        {
-            errors.Add($"{key} must be between 0 and 65535 (got {port})");
-        }
-    }
-
-    public static void CheckBindAddress(List<string> errors, string key, string? address)
-    {
-        if (ParseBindAddress(address) is null)
-        {
-            errors.Add($"{key} must be '*', 'localhost' or an IP address (got '{address}')");
-        }
-    }
-
-    /// <summary>Maps a bind address setting to an IP address; <c>*</c> becomes the dual-stack any-address.</summary>
-    public static IPAddress? ParseBindAddress(string? address) => address switch
-    {
-        "*" or "" or null => IPAddress.IPv6Any,
-        "localhost" => IPAddress.Loopback,
-        _ => IPAddress.TryParse(address, out var ip) ? ip : null,
-    };
 
     public static bool TryParseNetwork(string value, out IPNetwork network)
     {

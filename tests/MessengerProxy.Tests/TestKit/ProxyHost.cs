@@ -1,5 +1,5 @@
 using MessengerProxy.Host;
-using MessengerProxy.Host.Listeners;
+using MessengerProxy.Hosting.Listeners;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -15,8 +15,8 @@ public sealed class ProxyHost : IAsyncDisposable
     {
         _app = app;
         var listeners = app.Services.GetRequiredService<ListenerRegistry>();
-        InboundPort = listeners.GetEndPoint("Inbound").Port;
-        HealthPort = listeners.GetEndPoint("Health").Port;
+        InboundPort = listeners.GetEndPoint(MessengerProxy.Host.KestrelListenerSetup.Inbound).Port;
+        HealthPort = listeners.GetEndPoint(MessengerProxy.Host.KestrelListenerSetup.Health).Port;
     }
 
     public int InboundPort { get; }

@@ -2,14 +2,14 @@ using System.Diagnostics.Metrics;
 using Microsoft.AspNetCore.Http;
 using Prometheus;
 
-namespace MessengerProxy.Host.Metrics;
+namespace MessengerProxy.Hosting.Metrics;
 
 /// <summary>
 /// Publishes this host's System.Diagnostics.Metrics instruments (the proxy's own and ASP.NET Core's,
 /// all created through the host's <see cref="IMeterFactory"/>) plus process statistics in Prometheus
 /// text format. The registry belongs to the host, so several hosts in one process do not mix.
 /// </summary>
-internal sealed class PrometheusExporter : IDisposable
+public sealed class PrometheusExporter : IDisposable
 {
     private static readonly double[] s_latencyBuckets =
         [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];

@@ -2,10 +2,10 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
-namespace MessengerProxy.Host.Health;
+namespace MessengerProxy.Hosting.Health;
 
 /// <summary>Writes a health report as JSON naming every dependency with its state.</summary>
-internal static class HealthResponseWriter
+public static class HealthResponseWriter
 {
     public static async Task WriteAsync(HttpContext context, HealthReport report)
     {

@@ -1,17 +1,19 @@
-using MessengerProxy.Host.Metrics;
-using MessengerProxy.Policy;
+using System.Text;
+using MessengerProxy.Hosting.Metrics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace MessengerProxy.Host.Health;
+namespace MessengerProxy.Hosting.Health;
 
-/// <summary>The pipeline of the health port: probes under the TIM reference's actuator paths, and metrics.</summary>
-internal static class HealthEndpoints
+/// <summary>The pipeline of a health port: probes under the TIM reference's actuator paths, and metrics.</summary>
+public static class ActuatorEndpoints
 {
     public const string LiveTag = "live";
     public const string ReadyTag = "ready";
+
+    private static readonly byte[] s_notFound = Encoding.UTF8.GetBytes("""{"errcode":"M_NOT_FOUND","error":"Not a health or metrics endpoint"}""");
 
     public static void Configure(IApplicationBuilder app)
     {
@@ -34,7 +36,7 @@ internal static class HealthEndpoints
         {
             context.Response.StatusCode = 404;
             context.Response.ContentType = "application/json";
-            return context.Response.Body.WriteAsync(new MatrixError(404, MatrixErrorCode.NotFound, "Not a health or metrics endpoint").ToUtf8Json()).AsTask();
+            return context.Response.Body.WriteAsync(s_notFound).AsTask();
         });
     }
 }

@@ -1,15 +1,18 @@
-using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using MessengerProxy.Host.Configuration;
+using MessengerProxy.Hosting.Listeners;
 using MessengerProxy.Inbound.Configuration;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 
-namespace MessengerProxy.Host.Listeners;
+namespace MessengerProxy.Host;
 
-/// <summary>Opens one Kestrel listener per front door, each tagging its connections with a <see cref="ListenerFeature"/>.</summary>
+/// <summary>Opens one Kestrel listener per front door of the proxy.</summary>
 internal sealed class KestrelListenerSetup : IConfigureOptions<KestrelServerOptions>
 {
+    public const string Inbound = "Inbound";
+    public const string Health = "Health";
+
     private readonly IOptions<InboundOptions> _inbound;
     private readonly IOptions<HealthOptions> _health;
     private readonly ListenerRegistry _registry;
@@ -30,7 +33,7 @@ internal sealed class KestrelListenerSetup : IConfigureOptions<KestrelServerOpti
         // The default for every request; the body-size policy raises it per request for media uploads.
         options.Limits.MaxRequestBodySize = inbound.MaxJsonBodyBytes;
 
-        Listen(options, ListenerKind.Inbound, inbound.BindAddress, inbound.Port, listen =>
+        _registry.Listen(options, Inbound, inbound.BindAddress, inbound.Port, listen =>
         {
             if (!string.IsNullOrEmpty(inbound.TlsCertificatePath))
             {
@@ -44,32 +47,6 @@ internal sealed class KestrelListenerSetup : IConfigureOptions<KestrelServerOpti
             }
         });
 
-        Listen(options, ListenerKind.Health, health.BindAddress, health.Port, listen => listen.Protocols = HttpProtocols.Http1);
-    }
-
-    private void Listen(KestrelServerOptions options, ListenerKind kind, string bindAddress, int port, Action<ListenOptions> configure)
-    {
-        var feature = new ListenerFeature(kind);
-        void Setup(ListenOptions listen)
-        {
-            listen.Use(next => connection =>
-            {
-                connection.Features.Set(feature);
-                return next(connection);
-            });
-            configure(listen);
-            _registry.Add(kind, listen);
-        }
-
-        var address = ConfigurationChecks.ParseBindAddress(bindAddress) ?? IPAddress.IPv6Any;
-        if (address.Equals(IPAddress.IPv6Any))
-        {
-            // Dual-stack where the host has IPv6, IPv4 only where it does not (some container networks).
-            options.ListenAnyIP(port, Setup);
-        }
-        else
-        {
-            options.Listen(address, port, Setup);
-        }
+        _registry.Listen(options, Health, health.BindAddress, health.Port, listen => listen.Protocols = HttpProtocols.Http1);
     }
 }

@@ -1,0 +1,31 @@
+using System.Net;
+
+namespace MessengerProxy.Hosting.Configuration;
+
+/// <summary>The accepted spellings of a listener's bind address.</summary>
+public static class ListenerAddresses
+{
+    /// <summary><c>*</c> (or empty) is the dual-stack any-address, <c>localhost</c> the IPv4 loopback, otherwise an IP literal; null when invalid.</summary>
+    public static IPAddress? Parse(string? address) => address switch
+    {
+        "*" or "" or null => IPAddress.IPv6Any,
+        "localhost" => IPAddress.Loopback,
+        _ => IPAddress.TryParse(address, out var ip) ? ip : null,
+    };
+
+    public static void Check(List<string> errors, string key, string? address)
+    {
+        if (Parse(address) is null)
+        {
+            errors.Add($"{key} must be '*', 'localhost' or an IP address (got '{address}')");
+        }
+    }
+
+    public static void CheckPort(List<string> errors, string key, int port)
+    {
+        if (port is < 0 or > 65535)
+        {
+            errors.Add($"{key} must be between 0 and 65535 (got {port})");
+        }
+    }
+}

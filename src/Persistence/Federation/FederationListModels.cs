@@ -1,0 +1,19 @@
+namespace MessengerProxy.Persistence.Federation;
+
+/// <summary>One entry of the federation list, as the VZD defines it.</summary>
+public sealed record FederationDomain(string Domain, string TelematikId, bool IsInsurance, IReadOnlyList<string> Ik);
+
+/// <summary>A complete, consistent version of the federation list.</summary>
+public sealed record FederationListSnapshot(long Version, DateTimeOffset CreatedAt, string Source, IReadOnlyList<FederationDomain> Domains);
+
+/// <summary>Metadata recorded with a new version.</summary>
+public sealed record FederationListChange(string Source, long? SourceVersion = null, string? Signer = null);
+
+public enum FederationWriteStatus
+{
+    Created,
+    AlreadyPresent,
+    NotFound,
+}
+
+public readonly record struct FederationWriteResult(FederationWriteStatus Status, long Version);

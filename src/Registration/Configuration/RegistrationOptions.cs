@@ -1,0 +1,57 @@
+namespace MessengerProxy.Registration.Configuration;
+
+/// <summary>Settings of the registration service (configuration section <c>Registration</c>).</summary>
+public sealed class RegistrationOptions
+{
+    public const string SectionName = "Registration";
+
+    /// <summary>Port of the API (<c>/backend/*</c> for proxies, <c>/admin/*</c> for operators).</summary>
+    public int Port { get; set; } = 8080;
+
+    public string BindAddress { get; set; } = "*";
+
+    /// <summary>Port of <c>/actuator/health/*</c> and <c>/metrics</c>.</summary>
+    public int HealthPort { get; set; } = 8081;
+
+    public string HealthBindAddress { get; set; } = "*";
+
+    /// <summary>Npgsql connection string of the service's database. Required.</summary>
+    public string ConnectionString { get; set; } = string.Empty;
+
+    /// <summary>Apply pending EF Core migrations when the service starts.</summary>
+    public bool ApplyMigrationsOnStart { get; set; } = true;
+
+    /// <summary>Bearer token of the admin API; at least 32 characters. Required.</summary>
+    public string AdminToken { get; set; } = string.Empty;
+
+    /// <summary>Largest accepted request body (a 100 000-domain list is about 12 MiB).</summary>
+    public long MaxBodyBytes { get; set; } = 32 * 1024 * 1024;
+
+    /// <summary>A list older than this makes the service's readiness report it as stale (TIM: 72 h).</summary>
+    public TimeSpan MaxListAge { get; set; } = TimeSpan.FromHours(72);
+
+    public VzdOptions Vzd { get; set; } = new();
+}
+
+/// <summary>Import of the VZD's signed federation list (<c>Registration:Vzd</c>).</summary>
+public sealed class VzdOptions
+{
+    /// <summary>PEM files with the certificates a list signer must chain up to. Without any, imports are refused.</summary>
+    public List<string> TrustAnchors { get; set; } = [];
+
+    /// <summary>JWS algorithms accepted: <c>BP256R1</c> (brainpoolP256r1) and <c>ES256</c> (P-256).</summary>
+    public List<string> Algorithms { get; set; } = ["BP256R1", "ES256"];
+
+    /// <summary>
+    /// URL of <c>federationList.jws</c> at the VZD; when set, the service fetches it every
+    /// <see cref="PollInterval"/> with <c>?version=</c> of the last import (204 = nothing newer).
+    /// </summary>
+    public string? FederationListUrl { get; set; }
+
+    /// <summary>Bearer token for <see cref="FederationListUrl"/>.</summary>
+    public string? BearerToken { get; set; }
+
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromHours(1);
+
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
+}

@@ -1,0 +1,91 @@
+using MessengerProxy.Persistence.Federation;
+using MessengerProxy.Registration.Jws;
+using MessengerProxy.Registration.Validation;
+using Microsoft.Extensions.Logging;
+
+namespace MessengerProxy.Registration;
+
+internal sealed record ImportOutcome(bool Accepted, string Reason, long Version = 0, long SourceVersion = 0, int DomainCount = 0, string? Signer = null);
+
+/// <summary>
+/// The federation list as the service presents it: the serialised latest version (cached until the next
+/// write), and imports of signed lists. A list that fails verification, or is not newer than the last
+/// import (replay or rollback), is refused and the previous list stays in force.
+/// </summary>
+internal sealed class FederationListService
+{
+    private readonly FederationListStore _store;
+    private readonly FederationListJwsVerifier _verifier;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _importLock = new(1, 1);
+    private CachedList? _cache;
+
+    public FederationListService(FederationListStore store, FederationListJwsVerifier verifier, ILogger<FederationListService> logger)
+    {
+        _store = store;
+        _verifier = verifier;
+        _logger = logger;
+    }
+
+    /// <summary>The latest version's number and its JSON; null when no list was ever stored.</summary>
+    public async Task<(long Version, byte[] Json)?> GetLatestAsync(CancellationToken cancellationToken)
+    {
+        var latest = await _store.GetLatestVersionAsync(cancellationToken);
+        if (latest is null)
+        {
+            return null;
+        }
+
+        var cache = _cache;
+        if (cache?.Version == latest.Version)
+        {
+            return (cache.Version, cache.Json);
+        }
+
+        var snapshot = await _store.GetLatestAsync(cancellationToken);
+        if (snapshot is null)
+        {
+            return null;
+        }
+
+        cache = new CachedList(snapshot.Version, FederationListJson.Serialize(snapshot));
+        _cache = cache;
+        return (cache.Version, cache.Json);
+    }
+
+    public async Task<ImportOutcome> ImportAsync(string compactJws, string source, CancellationToken cancellationToken)
+    {
+        await _importLock.WaitAsync(cancellationToken);
+        try
+        {
+            VerifiedFederationList list;
+            try
+            {
+                list = _verifier.Verify(compactJws);
+            }
+            catch (JwsVerificationException ex)
+            {
+                Log.FederationListRefused(_logger, source, ex.Message);
+                return new ImportOutcome(false, ex.Message);
+            }
+
+            var lastImported = await _store.GetLastSourceVersionAsync(cancellationToken);
+            if (lastImported is { } last && list.SourceVersion <= last)
+            {
+                var reason = $"list version {list.SourceVersion} is not newer than the last imported version {last}";
+                Log.FederationListRefused(_logger, source, reason);
+                return new ImportOutcome(false, reason);
+            }
+
+            var version = await _store.ReplaceAsync(list.Domains, new FederationListChange(source, list.SourceVersion, list.Signer), cancellationToken);
+            Log.FederationListStored(_logger, version, list.Domains.Count, source);
+            return new ImportOutcome(true, "stored", version, list.SourceVersion, list.Domains.Count, list.Signer);
+        }
+        finally
+        {
+            _importLock.Release();
+        }
+    }
+
+    private sealed record CachedList(long Version, byte[] Json);
+}

@@ -1,0 +1,3 @@
+using MessengerProxy.Registration;
+
+return await RegistrationApp.RunAsync(args);
