@@ -56,6 +56,14 @@ public sealed class TestPki
         return (key, certificate);
     }
 
+    /// <summary>An intermediate CA issued by this CA.</summary>
+    public TestPki IssueSubCa(DerObjectIdentifier curve, string name = "CN=Test Sub CA, O=Test")
+    {
+        var key = NewKey(curve);
+        var certificate = Issue(name, key.Public, Ca.SubjectDN.ToString(), CaKey.Private, isCa: true, DateTime.UtcNow.AddDays(-1), DateTime.UtcNow.AddYears(2));
+        return new TestPki(key, certificate);
+    }
+
     public string WriteCaPem(string directory)
     {
         var path = Path.Combine(directory, $"ca-{Guid.NewGuid():N}.pem");
