@@ -1,3 +1,4 @@
+using MessengerProxy.Federation;
 using MessengerProxy.Inbound.Configuration;
 using MessengerProxy.Inbound.Diagnostics;
 using MessengerProxy.Inbound.Forwarding;
@@ -17,6 +18,7 @@ public static class InboundServiceCollectionExtensions
     /// <summary>Registers the inbound proxy with options bound from configuration and validated at start-up.</summary>
     public static IServiceCollection AddInboundProxy(this IServiceCollection services, IConfiguration configuration)
     {
+        services.AddFederationList(configuration);
         services.AddOptions<InboundOptions>().Bind(configuration.GetSection(InboundOptions.SectionName)).ValidateOnStart();
         services.AddOptions<WellKnownOptions>().Bind(configuration.GetSection(WellKnownOptions.SectionName)).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<InboundOptions>, InboundOptionsValidator>());
@@ -35,6 +37,8 @@ public static class InboundServiceCollectionExtensions
         // Order matters: the cheapest refusals first.
         services.AddSingleton<IInboundPolicy, BodySizePolicy>();
         services.AddSingleton<IInboundPolicy, AccessTokenPresencePolicy>();
+        services.AddSingleton<IInboundPolicy, XMatrixOriginPolicy>();
+        services.AddSingleton<IInboundPolicy, ClientFederationPolicy>();
 
         services.AddHttpClient(WellKnownHandler.SupportHttpClient, (sp, client) =>
             {

@@ -32,6 +32,29 @@ public sealed class PathTemplate
 
     public override string ToString() => Text;
 
+    /// <summary>The raw (still percent-encoded) segment of <paramref name="rawPath"/> that fills parameter <paramref name="name"/>.</summary>
+    public bool TryGetParameter(ReadOnlySpan<char> rawPath, string name, out ReadOnlySpan<char> rawValue)
+    {
+        rawValue = default;
+        var index = Array.FindIndex(Segments, s => s.Kind == TemplateSegmentKind.Parameter && s.Text == name);
+        if (index < 0 || rawPath.IsEmpty || rawPath[0] != '/')
+        {
+            return false;
+        }
+
+        var position = 0;
+        foreach (var range in rawPath[1..].Split('/'))
+        {
+            if (position++ == index)
+            {
+                rawValue = rawPath[1..][range];
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Parses a template; <paramref name="allowCatchAll"/> admits a final <c>{*name}</c>.</summary>
     public static PathTemplate Parse(string text, bool allowCatchAll = false)
     {

@@ -5,15 +5,20 @@ using MessengerProxy.Tests.TestKit;
 
 namespace MessengerProxy.Tests.Inbound;
 
-/// <summary>Every endpoint of the v1.11 table, with awkward but legal parameters, reaches the homeserver untouched.</summary>
-public sealed class AllowlistForwardingTests : IClassFixture<ProxyFixture>
+/// <summary>
+/// Every endpoint of the v1.11 table, with awkward but legal parameters, reaches the homeserver untouched,
+/// with every policy on (federation list enforced, X-Matrix from a listed origin where the spec asks for it).
+/// </summary>
+public sealed class AllowlistForwardingTests : IClassFixture<ProxyFixture.Federated>
 {
+    private const string XMatrix = "Authorization: X-Matrix origin=\"ex.org:8448\",destination=\"matrix.example.org\",key=\"ed25519:a1\",sig=\"c2lnbmF0dXJl\"\r\n";
+
     // Answered by the proxy itself; covered in WellKnownTests.
     private static readonly string[] s_answeredLocally = ["/.well-known/matrix/server", "/.well-known/matrix/support"];
 
     private readonly ProxyFixture _fixture;
 
-    public AllowlistForwardingTests(ProxyFixture fixture) => _fixture = fixture;
+    public AllowlistForwardingTests(ProxyFixture.Federated fixture) => _fixture = fixture;
 
     public static TheoryData<string, string, bool> Endpoints()
     {
@@ -39,7 +44,9 @@ public sealed class AllowlistForwardingTests : IClassFixture<ProxyFixture>
             RequestBodyKind.Binary => "\u0001binary\u00ff payload",
             _ => string.Empty,
         };
-        var auth = endpoint.Auth == AuthRequirement.Required ? "Authorization: Bearer syt_token\r\n" : string.Empty;
+        var auth = endpoint.Auth != AuthRequirement.Required ? string.Empty
+            : endpoint.Api == MatrixApi.ServerServer ? XMatrix
+            : "Authorization: Bearer syt_token\r\n";
 
         var (id, response) = await _fixture.SendAsync(method, target, auth + "X-Custom: kept\r\n", body);
 
@@ -52,7 +59,7 @@ public sealed class AllowlistForwardingTests : IClassFixture<ProxyFixture>
         Assert.Equal(Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(body))), seen.BodySha256);
         if (endpoint.Auth == AuthRequirement.Required)
         {
-            Assert.Equal("Bearer syt_token", seen.Header("Authorization"));
+            Assert.Equal(auth["Authorization: ".Length..^2], seen.Header("Authorization"));
         }
     }
 

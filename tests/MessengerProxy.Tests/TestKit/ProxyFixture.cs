@@ -7,19 +7,46 @@ public class ProxyFixture : IAsyncLifetime
 
     public ProxyHost Proxy { get; private set; } = null!;
 
+    /// <summary>Settings of the proxy; runs after <see cref="PrepareAsync"/>.</summary>
     protected virtual string[] Settings => [];
 
     public async ValueTask InitializeAsync()
     {
         Upstream = await RecordingUpstream.StartAsync();
+        await PrepareAsync();
         Proxy = await ProxyHost.StartAsync(Upstream.BaseUri.ToString().TrimEnd('/'), Settings);
     }
 
-    public async ValueTask DisposeAsync()
+    public virtual async ValueTask DisposeAsync()
     {
         await Proxy.DisposeAsync();
         await Upstream.DisposeAsync();
         GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Starts whatever else the proxy needs (e.g. a registration service).</summary>
+    protected virtual Task PrepareAsync() => Task.CompletedTask;
+
+    /// <summary>A proxy that enforces the federation list, fed by a stand-in registration service listing <c>ex.org</c> and <c>example.org</c>.</summary>
+    public sealed class Federated : ProxyFixture
+    {
+        public const string OwnServerName = "matrix.example.org";
+
+        public FakeRegistrationService Registration { get; private set; } = null!;
+
+        protected override string[] Settings =>
+        [
+            $"Federation:RegistrationServiceUrl={Registration.Url}",
+            $"Federation:ServerName={OwnServerName}",
+        ];
+
+        public override async ValueTask DisposeAsync()
+        {
+            await base.DisposeAsync();
+            await Registration.DisposeAsync();
+        }
+
+        protected override async Task PrepareAsync() => Registration = await FakeRegistrationService.StartAsync("ex.org", "example.org");
     }
 
     /// <summary>Sends raw request text carrying a fresh test id; returns the id and the response.</summary>

@@ -30,8 +30,14 @@ public sealed class ProxyHost : IAsyncDisposable
     public IServiceProvider Services => _app.Services;
 
     /// <param name="homeserverUrl">The stand-in homeserver.</param>
-    /// <param name="settings">Extra configuration as <c>Key:Sub=value</c>.</param>
-    public static async Task<ProxyHost> StartAsync(string homeserverUrl, params string[] settings)
+    /// <param name="settings">
+    /// Extra configuration as <c>Key:Sub=value</c>. Unless a setting mentions <c>Federation:</c>, federation
+    /// checks are off (tests of other concerns need no registration service), and the persisted list goes to
+    /// a file of its own.
+    /// </param>
+    public static Task<ProxyHost> StartAsync(string homeserverUrl, params string[] settings) => StartAsync(homeserverUrl, null, settings);
+
+    public static async Task<ProxyHost> StartAsync(string homeserverUrl, Action<WebApplicationBuilder>? configure, params string[] settings)
     {
         var args = new List<string>
         {
@@ -41,9 +47,23 @@ public sealed class ProxyHost : IAsyncDisposable
             "--Health:Port=0",
             "--Health:BindAddress=127.0.0.1",
         };
+        if (!settings.Any(s => s.StartsWith("Federation:", StringComparison.Ordinal)))
+        {
+            args.Add("--Federation:Enforce=false");
+        }
+
+        if (!settings.Any(s => s.StartsWith("Federation:CacheFile=", StringComparison.Ordinal)))
+        {
+            args.Add($"--Federation:CacheFile={Path.Combine(Path.GetTempPath(), "mp-fedlist-" + Guid.NewGuid().ToString("N"), "federation-list.json")}");
+        }
+
         args.AddRange(settings.Select(s => "--" + s));
 
-        var app = ProxyApp.Build(args.ToArray(), builder => builder.Logging.ClearProviders());
+        var app = ProxyApp.Build(args.ToArray(), builder =>
+        {
+            builder.Logging.ClearProviders();
+            configure?.Invoke(builder);
+        });
         await app.StartAsync();
         return new ProxyHost(app);
     }

@@ -1,0 +1,285 @@
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using System.Net;
+using MessengerProxy.Policy.Federation;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace MessengerProxy.Federation;
+
+public enum FederationVerdict
+{
+    Allowed,
+
+    /// <summary>The domain is not in the list (after a refresh, if one was due).</summary>
+    NotFederated,
+
+    /// <summary>No usable list: never loaded, or older than the maximum age. Federation fails closed.</summary>
+    ListUnavailable,
+
+    /// <summary>The value is not a Matrix server name at all.</summary>
+    InvalidServerName,
+}
+
+public readonly record struct FederationCheck(FederationVerdict Verdict, string Detail);
+
+/// <summary>
+/// The proxy's federation list: the current version in memory (swapped atomically, never locked for
+/// readers), refreshed from the registration service on a schedule and when a request names an unknown
+/// domain (at most once per interval, concurrent callers awaiting the same refresh), persisted as the last
+/// good copy, and considered unusable once not confirmed for longer than the maximum age.
+/// </summary>
+public sealed partial class FederationListCache
+{
+    public const string HttpClientName = "MessengerProxy.Registration";
+    public const string MeterName = "MessengerProxy.Federation";
+
+    private readonly FederationOptions _options;
+    private readonly FederationListFile _file;
+    private readonly IHttpClientFactory _httpClientFactory;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Counter<long> _refreshes;
+    private readonly object _refreshGate = new();
+    private readonly string? _ownHost;
+    private volatile Snapshot? _snapshot;
+    private Task? _refreshInFlight;
+    private DateTimeOffset _lastUnknownDomainRefresh = DateTimeOffset.MinValue;
+
+    public FederationListCache(IOptions<FederationOptions> options, FederationListFile file, IHttpClientFactory httpClientFactory,
+        TimeProvider time, IMeterFactory meterFactory, ILogger<FederationListCache> logger)
+    {
+        _options = options.Value;
+        _file = file;
+        _httpClientFactory = httpClientFactory;
+        _time = time;
+        _logger = logger;
+        _ownHost = ServerNames.TryGetHost(_options.ServerName ?? string.Empty, out var own) ? own.ToString() : null;
+
+        var meter = meterFactory.Create(MeterName);
+        _refreshes = meter.CreateCounter<long>("refreshes_total", description: "Fetches of the list from the registration service, by outcome.");
+        meter.CreateObservableGauge("list_version", () => _snapshot?.List.Version ?? 0, description: "Version of the federation list in force (0: none).");
+        meter.CreateObservableGauge("list_domains", () => _snapshot?.List.Count ?? 0, description: "Domains in the federation list in force.");
+        meter.CreateObservableGauge("list_age_seconds", () => _snapshot is { } s ? (_time.GetUtcNow() - s.ConfirmedAt).TotalSeconds : -1,
+            unit: "s", description: "Time since the registration service last confirmed the list (-1: no list).");
+    }
+
+    public FederationList? Current => _snapshot?.List;
+
+    public DateTimeOffset? ConfirmedAt => _snapshot?.ConfirmedAt;
+
+    /// <summary>When the registration service last answered (200 or 304), and the last failure since, if any.</summary>
+    public DateTimeOffset? LastContact { get; private set; }
+
+    public string? LastError { get; private set; }
+
+    public bool Enforced => _options.Enforce;
+
+    public TimeSpan MaxAge => _options.MaxAge;
+
+    /// <summary>Checks a server name (with or without port) against the list as it is now.</summary>
+    public FederationCheck Check(ReadOnlySpan<char> serverName)
+    {
+        if (!_options.Enforce)
+        {
+            return new(FederationVerdict.Allowed, "not enforced");
+        }
+
+        if (!ServerNames.TryGetHost(serverName, out var host))
+        {
+            return new(FederationVerdict.InvalidServerName, "not a Matrix server name");
+        }
+
+        if (_ownHost is not null && host.Equals(_ownHost, StringComparison.OrdinalIgnoreCase))
+        {
+            return new(FederationVerdict.Allowed, "own server");
+        }
+
+        var snapshot = _snapshot;
+        if (snapshot is null)
+        {
+            return new(FederationVerdict.ListUnavailable, "no federation list has been loaded");
+        }
+
+        if (_time.GetUtcNow() - snapshot.ConfirmedAt > _options.MaxAge)
+        {
+            return new(FederationVerdict.ListUnavailable,
+                $"the federation list was last confirmed at {snapshot.ConfirmedAt.ToString("u", CultureInfo.InvariantCulture)}, more than {_options.MaxAge.TotalHours:0} h ago");
+        }
+
+        return snapshot.List.Contains(host)
+            ? new(FederationVerdict.Allowed, "listed")
+            : new(FederationVerdict.NotFederated, "not listed");
+    }
+
+    /// <summary>
+    /// Like <see cref="Check"/>, but a domain that is not listed (or a missing list) first triggers a refresh
+    /// from the registration service, if none ran within the configured interval.
+    /// </summary>
+    public async ValueTask<FederationCheck> CheckAsync(string serverName, CancellationToken cancellationToken)
+    {
+        var check = Check(serverName);
+        if (check.Verdict is FederationVerdict.Allowed or FederationVerdict.InvalidServerName)
+        {
+            return check;
+        }
+
+        Task refresh;
+        lock (_refreshGate)
+        {
+            var now = _time.GetUtcNow();
+            if (_refreshInFlight is null && now - _lastUnknownDomainRefresh < _options.UnknownDomainRefreshInterval)
+            {
+                return check;
+            }
+
+            _lastUnknownDomainRefresh = now;
+            refresh = StartRefresh();
+        }
+
+        await refresh.WaitAsync(cancellationToken);
+        return Check(serverName);
+    }
+
+    /// <summary>Fetches the list now; concurrent callers share one fetch. Never throws for fetch failures.</summary>
+    public Task RefreshAsync(CancellationToken cancellationToken)
+    {
+        Task refresh;
+        lock (_refreshGate)
+        {
+            refresh = StartRefresh();
+        }
+
+        return refresh.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Loads the persisted last good list, if there is one (used at start-up).</summary>
+    public async Task LoadPersistedAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (await _file.LoadAsync(cancellationToken) is { } persisted && _snapshot is null)
+            {
+                _snapshot = new Snapshot(persisted.List, persisted.ConfirmedAt);
+                LogLoadedPersisted(_logger, persisted.List.Version, persisted.List.Count, _file.Path, persisted.ConfirmedAt);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or FormatException or UnauthorizedAccessException or System.Text.Json.JsonException)
+        {
+            LogPersistedUnreadable(_logger, _file.Path, ex.Message);
+        }
+    }
+
+    // Must be called with _refreshGate held.
+    private Task StartRefresh()
+    {
+        if (_refreshInFlight is { } running)
+        {
+            return running;
+        }
+
+        var task = Task.Run(async () =>
+        {
+            try
+            {
+                await FetchAsync();
+            }
+            finally
+            {
+                lock (_refreshGate)
+                {
+                    _refreshInFlight = null;
+                }
+            }
+        });
+        _refreshInFlight = task;
+        return task;
+    }
+
+    private async Task FetchAsync()
+    {
+        if (string.IsNullOrEmpty(_options.RegistrationServiceUrl))
+        {
+            LastError = "Federation:RegistrationServiceUrl is not configured";
+            return;
+        }
+
+        var held = _snapshot;
+        var url = _options.RegistrationServiceUrl.TrimEnd('/') + "/backend/federation"
+            + (held is null ? string.Empty : "?version=" + held.List.Version.ToString(CultureInfo.InvariantCulture));
+        try
+        {
+            using var timeout = new CancellationTokenSource(_options.RequestTimeout);
+            using var response = await _httpClientFactory.CreateClient(HttpClientName).GetAsync(url, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            var now = _time.GetUtcNow();
+            if (response.StatusCode == HttpStatusCode.NotModified && held is not null)
+            {
+                _snapshot = held with { ConfirmedAt = now };
+                LastContact = now;
+                LastError = null;
+                _refreshes.Add(1, new KeyValuePair<string, object?>("outcome", "confirmed"));
+                await _file.SaveConfirmationAsync(held.List.Version, now, CancellationToken.None);
+                return;
+            }
+
+            if (response.StatusCode != HttpStatusCode.OK)
+            {
+                throw new HttpRequestException($"HTTP {(int)response.StatusCode} from {url}");
+            }
+
+            if (response.Content.Headers.ContentLength > _options.MaxListBytes)
+            {
+                throw new FormatException($"list of {response.Content.Headers.ContentLength} bytes exceeds Federation:MaxListBytes");
+            }
+
+            var body = await ReadBoundedAsync(response.Content, timeout.Token);
+            var (list, _) = FederationListDocument.Parse(body);
+            _snapshot = new Snapshot(list, now);
+            LastContact = now;
+            LastError = null;
+            _refreshes.Add(1, new KeyValuePair<string, object?>("outcome", "updated"));
+            LogListUpdated(_logger, list.Version, list.Count, held?.List.Version);
+            await _file.SaveListAsync(list, now, CancellationToken.None);
+            await _file.SaveConfirmationAsync(list.Version, now, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or FormatException or IOException or UnauthorizedAccessException)
+        {
+            LastError = ex is OperationCanceledException ? $"no answer from {url} within {_options.RequestTimeout}" : ex.Message;
+            _refreshes.Add(1, new KeyValuePair<string, object?>("outcome", "failed"));
+            LogRefreshFailed(_logger, LastError, held?.List.Version);
+        }
+    }
+
+    private async Task<byte[]> ReadBoundedAsync(HttpContent content, CancellationToken cancellationToken)
+    {
+        await using var stream = await content.ReadAsStreamAsync(cancellationToken);
+        using var buffer = new MemoryStream();
+        var chunk = new byte[64 * 1024];
+        int read;
+        while ((read = await stream.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            if (buffer.Length + read > _options.MaxListBytes)
+            {
+                throw new FormatException("list exceeds Federation:MaxListBytes");
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        return buffer.ToArray();
+    }
+
+    [LoggerMessage(1, LogLevel.Information, "Federation list version {Version} in force ({Count} domains, previously {Previous})", EventName = "FederationListUpdated")]
+    private static partial void LogListUpdated(ILogger logger, long version, int count, long? previous);
+
+    [LoggerMessage(2, LogLevel.Warning, "Federation list refresh failed, keeping version {Held}: {Reason}", EventName = "FederationListRefreshFailed")]
+    private static partial void LogRefreshFailed(ILogger logger, string reason, long? held);
+
+    [LoggerMessage(3, LogLevel.Information, "Loaded the last good federation list, version {Version} ({Count} domains), from {Path}; last confirmed {ConfirmedAt:u}", EventName = "FederationListLoaded")]
+    private static partial void LogLoadedPersisted(ILogger logger, long version, int count, string path, DateTimeOffset confirmedAt);
+
+    [LoggerMessage(4, LogLevel.Warning, "The persisted federation list at {Path} cannot be read and is ignored: {Reason}", EventName = "FederationListFileUnreadable")]
+    private static partial void LogPersistedUnreadable(ILogger logger, string path, string reason);
+
+    private sealed record Snapshot(FederationList List, DateTimeOffset ConfirmedAt);
+}

@@ -1,0 +1,67 @@
+using MessengerProxy.Hosting.Health;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace MessengerProxy.Federation;
+
+public static class FederationServiceCollectionExtensions
+{
+    /// <summary>Registers the federation list (cache, poller, persisted copy) and its readiness checks.</summary>
+    public static IServiceCollection AddFederationList(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<FederationOptions>().Bind(configuration.GetSection(FederationOptions.SectionName)).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FederationOptions>, FederationOptionsValidator>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddMetrics();
+        services.AddSingleton<FederationListFile>();
+        services.AddSingleton<FederationListCache>();
+        services.AddHostedService<FederationListPoller>();
+        services.AddHttpClient(FederationListCache.HttpClientName)
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false });
+        services.AddHealthChecks()
+            .AddCheck<FederationListHealthCheck>("federation-list", tags: [ActuatorEndpoints.ReadyTag])
+            .AddCheck<RegistrationServiceHealthCheck>("registration-service", tags: [ActuatorEndpoints.ReadyTag]);
+        return services;
+    }
+}
+
+internal sealed class FederationOptionsValidator : IValidateOptions<FederationOptions>
+{
+    public ValidateOptionsResult Validate(string? name, FederationOptions options)
+    {
+        var errors = new List<string>();
+        const string S = FederationOptions.SectionName;
+        if (!string.IsNullOrEmpty(options.ServerName) && !MessengerProxy.Policy.Federation.ServerNames.TryGetHost(options.ServerName, out _))
+        {
+            errors.Add($"{S}:ServerName must be a Matrix server name like example.org (got '{options.ServerName}')");
+        }
+
+        if (!string.IsNullOrEmpty(options.RegistrationServiceUrl)
+            && (!Uri.TryCreate(options.RegistrationServiceUrl, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps) || uri.Query.Length > 0))
+        {
+            errors.Add($"{S}:RegistrationServiceUrl must be an absolute http(s) URL without query (got '{options.RegistrationServiceUrl}')");
+        }
+
+        foreach (var (key, value) in new[] { ("PollInterval", options.PollInterval), ("MaxAge", options.MaxAge), ("UnknownDomainRefreshInterval", options.UnknownDomainRefreshInterval), ("RequestTimeout", options.RequestTimeout) })
+        {
+            if (value <= TimeSpan.Zero)
+            {
+                errors.Add($"{S}:{key} must be positive (got {value})");
+            }
+        }
+
+        if (string.IsNullOrWhiteSpace(options.CacheFile))
+        {
+            errors.Add($"{S}:CacheFile is required");
+        }
+
+        if (options.MaxListBytes <= 0)
+        {
+            errors.Add($"{S}:MaxListBytes must be positive (got {options.MaxListBytes})");
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}
