@@ -127,14 +127,22 @@ public sealed partial class FederationListCache
         Task refresh;
         lock (_refreshGate)
         {
-            var now = _time.GetUtcNow();
-            if (_refreshInFlight is null && now - _lastUnknownDomainRefresh < _options.UnknownDomainRefreshInterval)
+            // Joining a refresh that is already running costs nothing; starting one uses up the interval.
+            if (_refreshInFlight is { } running)
             {
-                return check;
+                refresh = running;
             }
+            else
+            {
+                var now = _time.GetUtcNow();
+                if (now - _lastUnknownDomainRefresh < _options.UnknownDomainRefreshInterval)
+                {
+                    return check;
+                }
 
-            _lastUnknownDomainRefresh = now;
-            refresh = StartRefresh();
+                _lastUnknownDomainRefresh = now;
+                refresh = StartRefresh();
+            }
         }
 
         await refresh.WaitAsync(cancellationToken);

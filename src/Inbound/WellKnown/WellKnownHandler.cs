@@ -1,4 +1,5 @@
 using System.Text.Json;
+using MessengerProxy.Federation;
 using MessengerProxy.Inbound.Configuration;
 using MessengerProxy.Inbound.Diagnostics;
 using MessengerProxy.Inbound.Pipeline;
@@ -27,11 +28,12 @@ internal sealed class WellKnownHandler
     private readonly IHttpClientFactory _httpClientFactory;
     private readonly ILogger _logger;
 
-    public WellKnownHandler(IOptions<WellKnownOptions> options, IOptions<InboundOptions> inbound, IHttpClientFactory httpClientFactory, ILogger<WellKnownHandler> logger)
+    public WellKnownHandler(IOptions<WellKnownOptions> options, IOptions<InboundOptions> inbound, IOptions<FederationOptions> federation,
+        IHttpClientFactory httpClientFactory, ILogger<WellKnownHandler> logger)
     {
         var settings = options.Value;
         _clientMode = settings.ClientMode;
-        _supportUrl = string.IsNullOrEmpty(settings.SupportUrl) ? null : settings.SupportUrl;
+        _supportUrl = !string.IsNullOrEmpty(settings.SupportUrl) ? settings.SupportUrl : DefaultSupportUrl(federation.Value);
         _httpClientFactory = httpClientFactory;
         _logger = logger;
 
@@ -57,6 +59,12 @@ internal sealed class WellKnownHandler
             });
         }
     }
+
+    // The registration service publishes support information per server name.
+    private static string? DefaultSupportUrl(FederationOptions federation) =>
+        string.IsNullOrEmpty(federation.RegistrationServiceUrl) || string.IsNullOrEmpty(federation.ServerName)
+            ? null
+            : $"{federation.RegistrationServiceUrl.TrimEnd('/')}/backend/well-known-support/{Uri.EscapeDataString(federation.ServerName.ToLowerInvariant())}";
 
     /// <summary>True when the request was answered here; false when it should be forwarded.</summary>
     public async ValueTask<bool> TryAnswerAsync(HttpContext context, InboundRequestFeature request)
