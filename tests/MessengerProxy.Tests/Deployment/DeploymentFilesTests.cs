@@ -1,6 +1,9 @@
 using System.Globalization;
+using MessengerProxy.Federation;
 using MessengerProxy.Host.Configuration;
 using MessengerProxy.Inbound.Configuration;
+using MessengerProxy.Registration.Configuration;
+using Npgsql;
 using MessengerProxy.Tests.TestKit;
 using YamlDotNet.RepresentationModel;
 
@@ -17,6 +20,8 @@ public sealed class DeploymentFilesTests
         [InboundOptions.SectionName] = typeof(InboundOptions),
         [WellKnownOptions.SectionName] = typeof(WellKnownOptions),
         [HealthOptions.SectionName] = typeof(HealthOptions),
+        [FederationOptions.SectionName] = typeof(FederationOptions),
+        [RegistrationOptions.SectionName] = typeof(RegistrationOptions),
     };
 
     private readonly YamlMappingNode _compose = Load("docker-compose.yml");
@@ -30,6 +35,8 @@ public sealed class DeploymentFilesTests
 
     private Dictionary<string, string> ProxyEnvironment => Environment(Proxy);
 
+    private YamlMappingNode RegistrationService => Map(Services, "registration");
+
     [Fact]
     public void Compose_HasProxySynapseAndPostgres()
     {
@@ -41,9 +48,9 @@ public sealed class DeploymentFilesTests
     }
 
     [Fact]
-    public void ProxyEnvironmentKeys_AreRealConfigurationKeys()
+    public void EnvironmentKeys_AreRealConfigurationKeys()
     {
-        foreach (var key in ProxyEnvironment.Keys)
+        foreach (var key in ProxyEnvironment.Keys.Concat(Environment(RegistrationService).Keys))
         {
             var parts = key.Split("__");
             if (parts[0] is "Logging" or "ASPNETCORE_ENVIRONMENT")
@@ -52,7 +59,12 @@ public sealed class DeploymentFilesTests
             }
 
             Assert.True(s_optionSections.TryGetValue(parts[0], out var type), $"'{key}': no configuration section '{parts[0]}'");
-            Assert.True(parts.Length >= 2 && type.GetProperty(parts[1]) is not null, $"'{key}': {type.Name} has no property '{(parts.Length > 1 ? parts[1] : "")}'");
+            foreach (var part in parts.Skip(1))
+            {
+                var property = type!.GetProperty(part);
+                Assert.True(property is not null, $"'{key}': {type.Name} has no property '{part}'");
+                type = property.PropertyType;
+            }
         }
     }
 
@@ -136,10 +148,44 @@ public sealed class DeploymentFilesTests
     public void Dockerfile_ExposesTheDefaultPortsAndRunsTheProxy()
     {
         var dockerfile = File.ReadAllText(RepoPaths.Combine("Dockerfile"));
-        Assert.Contains($"EXPOSE {new InboundOptions().Port} {new HealthOptions().Port}", dockerfile);
-        Assert.Contains("ENTRYPOINT [\"dotnet\", \"MessengerProxy.dll\"]", dockerfile);
-        Assert.Contains("dotnet publish src/Host/Host.csproj", dockerfile);
-        Assert.True(File.Exists(RepoPaths.Combine("src", "Host", "Host.csproj")));
+        var registration = new RegistrationOptions();
+        Assert.Contains($"EXPOSE {new InboundOptions().Port} {new HealthOptions().Port} {registration.Port} {registration.HealthPort}", dockerfile);
+        Assert.Contains("ENTRYPOINT [\"dotnet\", \"/app/proxy/MessengerProxy.dll\"]", dockerfile);
+        Assert.Contains("dotnet publish src/Host/Host.csproj --configuration Release --output /app/proxy", dockerfile);
+        Assert.Contains("dotnet publish src/Registration/Registration.csproj --configuration Release --output /app/registration", dockerfile);
+        Assert.Equal(["dotnet", "/app/registration/MessengerProxy.Registration.dll"], Sequence(RegistrationService, "entrypoint").Select(e => ((YamlScalarNode)e).Value));
+        Assert.Contains("Federation__CacheFile=/data/federation-list.json", dockerfile);
+    }
+
+    [Fact]
+    public void Proxy_PollsTheRegistrationService_ForItsOwnServerName()
+    {
+        var url = new Uri(ProxyEnvironment["Federation__RegistrationServiceUrl"]);
+        Assert.Equal("registration", url.Host);
+        Assert.Equal(new RegistrationOptions().Port, url.Port);
+        Assert.Equal(Scalar(_homeserver, "server_name"), ProxyEnvironment["Federation__ServerName"]);
+
+        // The persisted list lives in a volume.
+        var cacheDirectory = Path.GetDirectoryName(ProxyEnvironment["Federation__CacheFile"]);
+        Assert.Contains(Sequence(Proxy, "volumes").Select(v => ((YamlScalarNode)v).Value!), m => m.Split(':')[1] == cacheDirectory);
+        Assert.Contains("registration", Keys(Map(Proxy, "depends_on")));
+    }
+
+    [Fact]
+    public void RegistrationService_DatabaseAndToken_AreConsistent()
+    {
+        var environment = Environment(RegistrationService);
+        var connection = new NpgsqlConnectionStringBuilder(environment["Registration__ConnectionString"]);
+        Assert.Equal("postgres", connection.Host);
+        Assert.True(environment["Registration__AdminToken"].Length >= 32);
+
+        // The role and database are created by the init script mounted into the postgres service.
+        var mount = Sequence(Map(Services, "postgres"), "volumes").Select(v => ((YamlScalarNode)v).Value!).Single(v => v.Contains("docker-entrypoint-initdb.d", StringComparison.Ordinal));
+        var script = File.ReadAllText(RepoPaths.Combine(mount.Split(':')[0]));
+        Assert.Contains($"CREATE ROLE {connection.Username} LOGIN PASSWORD '{connection.Password}'", script);
+        Assert.Contains($"CREATE DATABASE {connection.Database} OWNER {connection.Username}", script);
+        Assert.Contains("postgres", Keys(Map(RegistrationService, "depends_on")));
+        Assert.Equal($"127.0.0.1:{new RegistrationOptions().Port}:{new RegistrationOptions().Port}", Sequence(RegistrationService, "ports").Select(p => ((YamlScalarNode)p).Value).Single());
     }
 
     private static YamlMappingNode Load(string file)
