@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -7,12 +8,16 @@ namespace MessengerProxy.Hosting.Health;
 /// <summary>Writes a health report as JSON naming every dependency with its state.</summary>
 public static class HealthResponseWriter
 {
+    // Health output is read by people and monitoring, never embedded in HTML: no need to escape '+' or '<'.
+    private static readonly JsonWriterOptions s_writerOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    private static readonly JsonSerializerOptions s_serializerOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     public static async Task WriteAsync(HttpContext context, HealthReport report)
     {
         context.Response.ContentType = "application/json";
         context.Response.Headers.CacheControl = "no-store";
         using var buffer = new MemoryStream();
-        await using var writer = new Utf8JsonWriter(buffer);
+        await using var writer = new Utf8JsonWriter(buffer, s_writerOptions);
         writer.WriteStartObject();
         writer.WriteString("status", StatusText(report.Status));
         writer.WriteNumber("totalDurationMs", Math.Round(report.TotalDuration.TotalMilliseconds, 1));
@@ -33,7 +38,7 @@ public static class HealthResponseWriter
                 foreach (var (key, value) in entry.Data)
                 {
                     writer.WritePropertyName(key);
-                    JsonSerializer.Serialize(writer, value, value?.GetType() ?? typeof(object));
+                    JsonSerializer.Serialize(writer, value, value?.GetType() ?? typeof(object), s_serializerOptions);
                 }
 
                 writer.WriteEndObject();
