@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using MessengerProxy.Policy.Federation;
 
 namespace MessengerProxy.Federation;
 
@@ -62,27 +63,6 @@ internal static class FederationListDocument
     public static void Write(Stream stream, FederationList list, DateTimeOffset confirmedAt)
     {
         using var writer = new Utf8JsonWriter(stream);
-        writer.WriteStartObject();
-        writer.WriteNumber("version", list.Version);
-        writer.WriteString("confirmedAt", confirmedAt.ToString("O", CultureInfo.InvariantCulture));
-        writer.WriteStartArray("domainList");
-        foreach (var entry in list.Entries)
-        {
-            writer.WriteStartObject();
-            writer.WriteString("domain", entry.Domain);
-            writer.WriteString("telematikID", entry.TelematikId);
-            writer.WriteBoolean("isInsurance", entry.IsInsurance);
-            writer.WriteStartArray("ik");
-            foreach (var ik in entry.Ik)
-            {
-                writer.WriteStringValue(ik);
-            }
-
-            writer.WriteEndArray();
-            writer.WriteEndObject();
-        }
-
-        writer.WriteEndArray();
-        writer.WriteEndObject();
+        FederationListWire.Write(writer, list.Version, list.Entries.Select(e => new FederationListWireEntry(e.Domain, e.TelematikId, e.IsInsurance, e.Ik)), confirmedAt);
     }
 }

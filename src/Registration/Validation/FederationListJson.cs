@@ -1,5 +1,6 @@
 using System.Text.Json;
 using MessengerProxy.Persistence.Federation;
+using MessengerProxy.Policy.Federation;
 
 namespace MessengerProxy.Registration.Validation;
 
@@ -240,27 +241,7 @@ internal static class FederationListJson
         using var buffer = new MemoryStream(64 + snapshot.Domains.Count * 96);
         using (var writer = new Utf8JsonWriter(buffer, s_writerOptions))
         {
-            writer.WriteStartObject();
-            writer.WriteNumber("version", snapshot.Version);
-            writer.WriteStartArray("domainList");
-            foreach (var domain in snapshot.Domains)
-            {
-                writer.WriteStartObject();
-                writer.WriteString("domain", domain.Domain);
-                writer.WriteString("telematikID", domain.TelematikId);
-                writer.WriteBoolean("isInsurance", domain.IsInsurance);
-                writer.WriteStartArray("ik");
-                foreach (var ik in domain.Ik)
-                {
-                    writer.WriteStringValue(ik);
-                }
-
-                writer.WriteEndArray();
-                writer.WriteEndObject();
-            }
-
-            writer.WriteEndArray();
-            writer.WriteEndObject();
+            FederationListWire.Write(writer, snapshot.Version, snapshot.Domains.Select(d => new FederationListWireEntry(d.Domain, d.TelematikId, d.IsInsurance, d.Ik)));
         }
 
         return buffer.ToArray();
