@@ -43,7 +43,9 @@ public sealed partial class FederationListCache
     private readonly object _refreshGate = new();
     private readonly string? _ownHost;
     private volatile Snapshot? _snapshot;
+    private volatile ContactState _contact = new(null, null);
     private Task? _refreshInFlight;
+    private Task _persistence = Task.CompletedTask;
     private DateTimeOffset _lastUnknownDomainRefresh = DateTimeOffset.MinValue;
 
     public FederationListCache(IOptions<FederationOptions> options, FederationListFile file, IHttpClientFactory httpClientFactory,
@@ -69,9 +71,9 @@ public sealed partial class FederationListCache
     public DateTimeOffset? ConfirmedAt => _snapshot?.ConfirmedAt;
 
     /// <summary>When the registration service last answered (200 or 304), and the last failure since, if any.</summary>
-    public DateTimeOffset? LastContact { get; private set; }
+    public DateTimeOffset? LastContact => _contact.At;
 
-    public string? LastError { get; private set; }
+    public string? LastError => _contact.Error;
 
     public bool Enforced => _options.Enforce;
 
@@ -208,7 +210,7 @@ public sealed partial class FederationListCache
     {
         if (string.IsNullOrEmpty(_options.RegistrationServiceUrl))
         {
-            LastError = "Federation:RegistrationServiceUrl is not configured";
+            _contact = _contact with { Error = "Federation:RegistrationServiceUrl is not configured" };
             return;
         }
 
@@ -223,10 +225,9 @@ public sealed partial class FederationListCache
             if (response.StatusCode == HttpStatusCode.NotModified && held is not null)
             {
                 _snapshot = held with { ConfirmedAt = now };
-                LastContact = now;
-                LastError = null;
+                _contact = new ContactState(now, null);
                 _refreshes.Add(1, new KeyValuePair<string, object?>("outcome", "confirmed"));
-                await _file.SaveConfirmationAsync(held.List.Version, now, CancellationToken.None);
+                Persist(null, held.List.Version, now);
                 return;
             }
 
@@ -243,18 +244,51 @@ public sealed partial class FederationListCache
             var body = await ReadBoundedAsync(response.Content, timeout.Token);
             var (list, _) = FederationListDocument.Parse(body);
             _snapshot = new Snapshot(list, now);
-            LastContact = now;
-            LastError = null;
+            _contact = new ContactState(now, null);
             _refreshes.Add(1, new KeyValuePair<string, object?>("outcome", "updated"));
             LogListUpdated(_logger, list.Version, list.Count, held?.List.Version);
-            await _file.SaveListAsync(list, now, CancellationToken.None);
-            await _file.SaveConfirmationAsync(list.Version, now, CancellationToken.None);
+            Persist(list, list.Version, now);
         }
-        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or FormatException or IOException or UnauthorizedAccessException)
+        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or FormatException)
         {
-            LastError = ex is OperationCanceledException ? $"no answer from {url} within {_options.RequestTimeout}" : ex.Message;
+            var error = ex is OperationCanceledException ? $"no answer from {url} within {_options.RequestTimeout}" : ex.Message;
+            _contact = _contact with { Error = error };
             _refreshes.Add(1, new KeyValuePair<string, object?>("outcome", "failed"));
-            LogRefreshFailed(_logger, LastError, held?.List.Version);
+            LogRefreshFailed(_logger, error, held?.List.Version);
+        }
+    }
+
+    /// <summary>Completes when everything persisted so far is on disk.</summary>
+    public Task PersistedAsync()
+    {
+        lock (_refreshGate)
+        {
+            return _persistence;
+        }
+    }
+
+    // Disk writes happen after the refresh has finished, in order, one at a time: a refresh must not stay
+    // "in flight" for the seconds an fsync can take, or requests would join it instead of fetching anew.
+    private void Persist(FederationList? list, long version, DateTimeOffset confirmedAt)
+    {
+        lock (_refreshGate)
+        {
+            _persistence = _persistence.ContinueWith(async _ =>
+            {
+                try
+                {
+                    if (list is not null)
+                    {
+                        await _file.SaveListAsync(list, confirmedAt, CancellationToken.None);
+                    }
+
+                    await _file.SaveConfirmationAsync(version, confirmedAt, CancellationToken.None);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    LogPersistFailed(_logger, _file.Path, ex.Message);
+                }
+            }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).Unwrap();
         }
     }
 
@@ -289,5 +323,10 @@ public sealed partial class FederationListCache
     [LoggerMessage(4, LogLevel.Warning, "The persisted federation list at {Path} cannot be read and is ignored: {Reason}", EventName = "FederationListFileUnreadable")]
     private static partial void LogPersistedUnreadable(ILogger logger, string path, string reason);
 
+    [LoggerMessage(5, LogLevel.Warning, "Could not save the federation list to {Path}; a restart will need the registration service: {Reason}", EventName = "FederationListPersistFailed")]
+    private static partial void LogPersistFailed(ILogger logger, string path, string reason);
+
     private sealed record Snapshot(FederationList List, DateTimeOffset ConfirmedAt);
+
+    private sealed record ContactState(DateTimeOffset? At, string? Error);
 }

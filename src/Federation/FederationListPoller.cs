@@ -3,34 +3,48 @@ using Microsoft.Extensions.Options;
 
 namespace MessengerProxy.Federation;
 
-/// <summary>Loads the persisted list at start, then refreshes it from the registration service on a schedule.</summary>
+/// <summary>
+/// Loads the persisted list and starts the first fetch before the listeners open, then refreshes the list
+/// from the registration service every poll interval.
+/// </summary>
 internal sealed class FederationListPoller(FederationListCache cache, IOptions<FederationOptions> options, TimeProvider time) : BackgroundService
 {
+    private Task _initialFetch = Task.CompletedTask;
+
+    private bool Configured => !string.IsNullOrEmpty(options.Value.RegistrationServiceUrl);
+
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
-        // Before the listeners open, so the first request already meets the last good list.
         await cache.LoadPersistedAsync(cancellationToken);
+
+        // Started, not awaited: a slow registration service must not hold up start-up, but requests that
+        // arrive meanwhile join this fetch instead of starting their own.
+        if (Configured)
+        {
+            _initialFetch = cache.RefreshAsync(CancellationToken.None);
+        }
+
         await base.StartAsync(cancellationToken);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (!options.Value.Enforce && string.IsNullOrEmpty(options.Value.RegistrationServiceUrl))
+        if (!Configured)
         {
             return;
         }
 
-        while (!stoppingToken.IsCancellationRequested)
+        try
         {
-            try
+            await _initialFetch.WaitAsync(stoppingToken);
+            while (!stoppingToken.IsCancellationRequested)
             {
-                await cache.RefreshAsync(stoppingToken);
                 await Task.Delay(options.Value.PollInterval, time, stoppingToken);
+                await cache.RefreshAsync(stoppingToken);
             }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
+        }
+        catch (OperationCanceledException)
+        {
         }
     }
 }

@@ -41,6 +41,24 @@ public sealed class FederationEnforcementTests : IAsyncLifetime
             .. extra,
         ]);
 
+    /// <summary>Waits (bounded, as a hang guard) until the proxy's first fetch of the list has completed.</summary>
+    private static async Task WaitForListAsync(ProxyHost proxy)
+    {
+        for (var attempt = 0; attempt < 200; attempt++)
+        {
+            var readiness = await RawHttp.SendAsync(proxy.HealthPort, RawHttp.Request("GET", "/actuator/health/readiness"));
+            using var body = JsonDocument.Parse(readiness.Body);
+            if (body.RootElement.GetProperty("components").GetProperty("federation-list").GetProperty("status").GetString() == "UP")
+            {
+                return;
+            }
+
+            await Task.Delay(50);
+        }
+
+        Assert.Fail("the proxy never loaded the federation list");
+    }
+
     private static string XMatrix(string originPart) => $"Authorization: X-Matrix {originPart},destination=\"{Own}\",key=\"ed25519:k\",sig=\"c2ln\"\r\n";
 
     private static async Task<(string Id, RawResponse Response)> SendAsync(ProxyHost proxy, string method, string target, string headers = "", string body = "")
@@ -106,6 +124,7 @@ public sealed class FederationEnforcementTests : IAsyncLifetime
     public async Task UnknownDomain_TriggersOneImmediateRefresh_SharedByConcurrentRequests()
     {
         await using var proxy = await StartProxyAsync(null, "Federation:UnknownDomainRefreshInterval=00:10:00");
+        await WaitForListAsync(proxy);
         var (_, first) = await SendAsync(proxy, "GET", "/_matrix/federation/v1/event/$e", XMatrix("origin=listed.example"));
         Assert.Equal(200, first.StatusCode);
         var before = _registration.ListRequests;
@@ -129,6 +148,7 @@ public sealed class FederationEnforcementTests : IAsyncLifetime
     {
         var clock = new ShiftedTime();
         await using var proxy = await StartProxyAsync(b => b.Services.AddSingleton<TimeProvider>(clock), "Federation:MaxAge=3.00:00:00");
+        await WaitForListAsync(proxy);
         var (_, fresh) = await SendAsync(proxy, "GET", "/_matrix/federation/v1/event/$e", XMatrix("origin=listed.example"));
         Assert.Equal(200, fresh.StatusCode);
 
@@ -194,6 +214,7 @@ public sealed class FederationEnforcementTests : IAsyncLifetime
         {
             var (_, warm) = await SendAsync(first, "GET", "/_matrix/federation/v1/event/$e", XMatrix("origin=listed.example"));
             Assert.Equal(200, warm.StatusCode);
+            await first.Services.GetRequiredService<MessengerProxy.Federation.FederationListCache>().PersistedAsync();
         }
 
         Assert.True(File.Exists(CacheFile));

@@ -10,10 +10,12 @@ namespace MessengerProxy.Tests.TestKit;
 public sealed class ProxyHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
+    private readonly string? _ownDirectory;
 
-    private ProxyHost(WebApplication app)
+    private ProxyHost(WebApplication app, string? ownDirectory)
     {
         _app = app;
+        _ownDirectory = ownDirectory;
         var listeners = app.Services.GetRequiredService<ListenerRegistry>();
         InboundPort = listeners.GetEndPoint(MessengerProxy.Host.KestrelListenerSetup.Inbound).Port;
         HealthPort = listeners.GetEndPoint(MessengerProxy.Host.KestrelListenerSetup.Health).Port;
@@ -52,9 +54,11 @@ public sealed class ProxyHost : IAsyncDisposable
             args.Add("--Federation:Enforce=false");
         }
 
+        string? ownDirectory = null;
         if (!settings.Any(s => s.StartsWith("Federation:CacheFile=", StringComparison.Ordinal)))
         {
-            args.Add($"--Federation:CacheFile={Path.Combine(Path.GetTempPath(), "mp-fedlist-" + Guid.NewGuid().ToString("N"), "federation-list.json")}");
+            ownDirectory = Path.Combine(Path.GetTempPath(), "mp-fedlist-" + Guid.NewGuid().ToString("N"));
+            args.Add($"--Federation:CacheFile={Path.Combine(ownDirectory, "federation-list.json")}");
         }
 
         args.AddRange(settings.Select(s => "--" + s));
@@ -65,7 +69,7 @@ public sealed class ProxyHost : IAsyncDisposable
             configure?.Invoke(builder);
         });
         await app.StartAsync();
-        return new ProxyHost(app);
+        return new ProxyHost(app, ownDirectory);
     }
 
     public HttpClient CreateClient() => new() { BaseAddress = InboundUri };
@@ -74,5 +78,9 @@ public sealed class ProxyHost : IAsyncDisposable
     {
         await _app.StopAsync();
         await _app.DisposeAsync();
+        if (_ownDirectory is not null)
+        {
+            TestDirectories.Delete(_ownDirectory);
+        }
     }
 }
