@@ -27,6 +27,20 @@ internal sealed class FederationListPoller(FederationListCache cache, IOptions<F
         await base.StartAsync(cancellationToken);
     }
 
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+
+        // Let a list that just arrived reach the disk before the process goes away.
+        try
+        {
+            await cache.PersistedAsync().WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (!Configured)
