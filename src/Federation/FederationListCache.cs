@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Net;
+using MessengerProxy.Hosting.Io;
 using MessengerProxy.Policy.Federation;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -236,12 +237,8 @@ public sealed partial class FederationListCache
                 throw new HttpRequestException($"HTTP {(int)response.StatusCode} from {url}");
             }
 
-            if (response.Content.Headers.ContentLength > _options.MaxListBytes)
-            {
-                throw new FormatException($"list of {response.Content.Headers.ContentLength} bytes exceeds Federation:MaxListBytes");
-            }
-
-            var body = await ReadBoundedAsync(response.Content, timeout.Token);
+            await using var stream = await response.Content.ReadAsStreamAsync(timeout.Token);
+            var body = await BoundedRead.ToEndAsync(stream, _options.MaxListBytes, "the federation list (Federation:MaxListBytes)", response.Content.Headers.ContentLength, timeout.Token);
             var (list, _) = FederationListDocument.Parse(body);
             _snapshot = new Snapshot(list, now);
             _contact = new ContactState(now, null);
@@ -290,25 +287,6 @@ public sealed partial class FederationListCache
                 }
             }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).Unwrap();
         }
-    }
-
-    private async Task<byte[]> ReadBoundedAsync(HttpContent content, CancellationToken cancellationToken)
-    {
-        await using var stream = await content.ReadAsStreamAsync(cancellationToken);
-        using var buffer = new MemoryStream();
-        var chunk = new byte[64 * 1024];
-        int read;
-        while ((read = await stream.ReadAsync(chunk, cancellationToken)) > 0)
-        {
-            if (buffer.Length + read > _options.MaxListBytes)
-            {
-                throw new FormatException("list exceeds Federation:MaxListBytes");
-            }
-
-            buffer.Write(chunk, 0, read);
-        }
-
-        return buffer.ToArray();
     }
 
     [LoggerMessage(1, LogLevel.Information, "Federation list version {Version} in force ({Count} domains, previously {Previous})", EventName = "FederationListUpdated")]

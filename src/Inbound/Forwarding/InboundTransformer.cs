@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using MessengerProxy.Hosting.Io;
 using MessengerProxy.Inbound.Diagnostics;
 using MessengerProxy.Inbound.Pipeline;
 using MessengerProxy.Policy;
@@ -94,27 +95,9 @@ internal sealed class InboundTransformer : HttpTransformer
 
     private static async Task<ReadOnlyMemory<byte>> ReadBoundedAsync(HttpContent content, CancellationToken cancellationToken)
     {
-        if (content.Headers.ContentLength > MaxRewriteBytes)
-        {
-            throw new FormatException($"body of {content.Headers.ContentLength} bytes exceeds {MaxRewriteBytes}");
-        }
-
         await using var raw = await content.ReadAsStreamAsync(cancellationToken);
         await using var decoded = Decode(raw, content.Headers.ContentEncoding);
-        using var buffer = new MemoryStream();
-        var chunk = new byte[16 * 1024];
-        int read;
-        while ((read = await decoded.ReadAsync(chunk, cancellationToken)) > 0)
-        {
-            if (buffer.Length + read > MaxRewriteBytes)
-            {
-                throw new FormatException($"body exceeds {MaxRewriteBytes} bytes");
-            }
-
-            buffer.Write(chunk, 0, read);
-        }
-
-        return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+        return await BoundedRead.ToEndAsync(decoded, MaxRewriteBytes, "the homeserver's body", content.Headers.ContentLength, cancellationToken);
     }
 
     private static Stream Decode(Stream raw, ICollection<string> encodings)

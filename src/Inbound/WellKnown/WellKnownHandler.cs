@@ -1,5 +1,6 @@
 using System.Text.Json;
 using MessengerProxy.Federation;
+using MessengerProxy.Hosting.Io;
 using MessengerProxy.Inbound.Configuration;
 using MessengerProxy.Inbound.Diagnostics;
 using MessengerProxy.Inbound.Pipeline;
@@ -144,22 +145,12 @@ internal sealed class WellKnownHandler
     private static async Task<byte[]> ReadSupportDocumentAsync(HttpContent content, CancellationToken cancellationToken)
     {
         await using var stream = await content.ReadAsStreamAsync(cancellationToken);
-        var buffer = new byte[MaxSupportBytes + 1];
-        var length = 0;
-        int read;
-        while ((read = await stream.ReadAsync(buffer.AsMemory(length), cancellationToken)) > 0)
-        {
-            length += read;
-            if (length > MaxSupportBytes)
-            {
-                throw new FormatException($"the support document exceeds {MaxSupportBytes} bytes");
-            }
-        }
+        var body = await BoundedRead.ToEndAsync(stream, MaxSupportBytes, "the support document", content.Headers.ContentLength, cancellationToken);
 
         // Relay only a well-formed object, re-serialised, so nothing but JSON reaches clients.
         try
         {
-            using var document = JsonDocument.Parse(buffer.AsMemory(0, length), new JsonDocumentOptions { MaxDepth = 16 });
+            using var document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 16 });
             if (document.RootElement.ValueKind != JsonValueKind.Object)
             {
                 throw new FormatException("the support document is not a JSON object");
