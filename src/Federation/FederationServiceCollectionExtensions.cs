@@ -1,3 +1,4 @@
+using MessengerProxy.Hosting.Configuration;
 using MessengerProxy.Hosting.Health;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -38,10 +39,9 @@ internal sealed class FederationOptionsValidator : IValidateOptions<FederationOp
             errors.Add($"{S}:ServerName must be a Matrix server name like example.org (got '{options.ServerName}')");
         }
 
-        if (!string.IsNullOrEmpty(options.RegistrationServiceUrl)
-            && (!Uri.TryCreate(options.RegistrationServiceUrl, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps) || uri.Query.Length > 0))
+        if (!string.IsNullOrEmpty(options.RegistrationServiceUrl) && !ConfigurationChecks.TryParseHttpBaseUrl(options.RegistrationServiceUrl, out _, out var why, allowPath: true))
         {
-            errors.Add($"{S}:RegistrationServiceUrl must be an absolute http(s) URL without query (got '{options.RegistrationServiceUrl}')");
+            errors.Add($"{S}:RegistrationServiceUrl {why} (got '{options.RegistrationServiceUrl}')");
         }
 
         foreach (var (key, value) in new[] { ("PollInterval", options.PollInterval), ("MaxAge", options.MaxAge), ("UnknownDomainRefreshInterval", options.UnknownDomainRefreshInterval), ("RequestTimeout", options.RequestTimeout) })

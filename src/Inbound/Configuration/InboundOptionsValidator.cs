@@ -1,6 +1,6 @@
-using System.Net;
 using MessengerProxy.Hosting.Configuration;
 using MessengerProxy.Policy.Endpoints;
+using MessengerProxy.Policy.Federation;
 using Microsoft.Extensions.Options;
 
 namespace MessengerProxy.Inbound.Configuration;
@@ -113,7 +113,7 @@ internal sealed class WellKnownOptionsValidator : IValidateOptions<WellKnownOpti
         var errors = new List<string>();
         const string S = WellKnownOptions.SectionName;
 
-        if (!string.IsNullOrEmpty(options.Server) && !ConfigurationChecks.IsServerName(options.Server))
+        if (!string.IsNullOrEmpty(options.Server) && !ServerNames.TryGetHost(options.Server, out _))
         {
             errors.Add($"{S}:Server must be a host name with optional port, like matrix.example.org:443 (got '{options.Server}')");
         }
@@ -132,80 +132,5 @@ internal sealed class WellKnownOptionsValidator : IValidateOptions<WellKnownOpti
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
-    }
-}
-
-/// <summary>Checks shared by the validators of every listener's options.</summary>
-public static class ConfigurationChecks
-{
-    public static bool TryParseHttpBaseUrl(string value, out Uri uri, out string why, bool allowPath = false)
-    {
-        why = string.Empty;
-        if (!Uri.TryCreate(value, UriKind.Absolute, out uri!) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
-        {
-            why = "must be an absolute http:// or https:// URL";
-            return false;
-        }
-
-        if (!string.IsNullOrEmpty(uri.UserInfo) || !string.IsNullOrEmpty(uri.Query) || !string.IsNullOrEmpty(uri.Fragment))
-        {
-            why = "must not contain credentials, a query or a fragment";
-            return false;
-        }
-
-        if (!allowPath && uri.AbsolutePath != "/")
-        {
-            why = "must not contain a path (Matrix paths start at the root)";
-            return false;
-        }
-
-        return true;
-    }
-
-    public static bool TryParseNetwork(string value, out IPNetwork network)
-    {
-        if (IPNetwork.TryParse(value, out network))
-        {
-            return true;
-        }
-
-        if (IPAddress.TryParse(value, out var single))
-        {
-            network = new IPNetwork(single, single.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128);
-            return true;
-        }
-
-        return false;
-    }
-
-    public static void CheckFileExists(List<string> errors, string key, string path)
-    {
-        if (!File.Exists(path))
-        {
-            errors.Add($"{key}: file '{path}' does not exist");
-        }
-    }
-
-    /// <summary>A Matrix server name: DNS name, IPv4 or [IPv6] literal, optional port.</summary>
-    public static bool IsServerName(string value)
-    {
-        var host = value;
-        var portStart = value.StartsWith('[') ? value.IndexOf("]:", StringComparison.Ordinal) + 1 : value.LastIndexOf(':');
-        if (portStart > 0)
-        {
-            host = value[..portStart];
-            var port = value[(portStart + 1)..];
-            if (port.Length is 0 or > 5 || port.AsSpan().ContainsAnyExceptInRange('0', '9') || int.Parse(port, System.Globalization.CultureInfo.InvariantCulture) is 0 or > 65535)
-            {
-                return false;
-            }
-        }
-
-        if (host.StartsWith('[') && host.EndsWith(']'))
-        {
-            return IPAddress.TryParse(host[1..^1], out var v6) && v6.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6;
-        }
-
-        return Uri.CheckHostName(host) is UriHostNameType.Dns or UriHostNameType.IPv4;
     }
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using MessengerProxy.Hosting.Configuration;
 using MessengerProxy.Inbound.Configuration;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;

@@ -1,4 +1,4 @@
-using System.Net;
+using MessengerProxy.Hosting.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace MessengerProxy.Registration.Configuration;
@@ -30,26 +30,16 @@ internal sealed class RegistrationOptionsValidator : IValidateOptions<Registrati
             errors.Add($"{S}:AdminToken must be at least 32 characters (got {options.AdminToken.Length})");
         }
 
-        foreach (var (key, port) in new[] { ("Port", options.Port), ("HealthPort", options.HealthPort) })
-        {
-            if (port is < 0 or > 65535)
-            {
-                errors.Add($"{S}:{key} must be between 0 and 65535 (got {port})");
-            }
-        }
+        ListenerAddresses.CheckPort(errors, $"{S}:Port", options.Port);
+        ListenerAddresses.CheckPort(errors, $"{S}:HealthPort", options.HealthPort);
 
         if (options.Port != 0 && options.Port == options.HealthPort)
         {
             errors.Add($"{S}:HealthPort {options.HealthPort} clashes with {S}:Port");
         }
 
-        foreach (var (key, address) in new[] { ("BindAddress", options.BindAddress), ("HealthBindAddress", options.HealthBindAddress) })
-        {
-            if (address is not ("*" or "localhost") && !IPAddress.TryParse(address, out _))
-            {
-                errors.Add($"{S}:{key} must be '*', 'localhost' or an IP address (got '{address}')");
-            }
-        }
+        ListenerAddresses.Check(errors, $"{S}:BindAddress", options.BindAddress);
+        ListenerAddresses.Check(errors, $"{S}:HealthBindAddress", options.HealthBindAddress);
 
         if (options.MaxBodyBytes <= 0)
         {
@@ -72,10 +62,7 @@ internal sealed class RegistrationOptionsValidator : IValidateOptions<Registrati
 
         for (var i = 0; i < vzd.TrustAnchors.Count; i++)
         {
-            if (!File.Exists(vzd.TrustAnchors[i]))
-            {
-                errors.Add($"{S}:Vzd:TrustAnchors:{i}: file '{vzd.TrustAnchors[i]}' does not exist");
-            }
+            ConfigurationChecks.CheckFileExists(errors, $"{S}:Vzd:TrustAnchors:{i}", vzd.TrustAnchors[i]);
         }
 
         if (!string.IsNullOrEmpty(vzd.FederationListUrl))

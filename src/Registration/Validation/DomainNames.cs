@@ -55,18 +55,9 @@ internal static class DomainNames
     /// <summary>A Matrix server name (domain, IPv4 or [IPv6], optional port), lower-cased.</summary>
     public static bool TryNormalizeServerName(string? input, out string serverName)
     {
-        serverName = string.Empty;
-        if (string.IsNullOrEmpty(input) || input.Length > 255 || !Uri.TryCreate("https://" + input + "/", UriKind.Absolute, out var uri)
-            || uri.AbsolutePath != "/" || uri.Query.Length > 0 || uri.Fragment.Length > 0 || !string.IsNullOrEmpty(uri.UserInfo)
-            || uri.HostNameType == UriHostNameType.Unknown)
-        {
-            return false;
-        }
-
-        var host = uri.HostNameType == UriHostNameType.IPv6 ? "[" + uri.IdnHost.Trim('[', ']') + "]" : uri.IdnHost;
-        var explicitPort = input.LastIndexOf(':') > input.LastIndexOf(']');
-        serverName = (explicitPort ? $"{host}:{uri.Port}" : host).ToLowerInvariant();
-        return serverName.Length <= 255;
+        var valid = MessengerProxy.Policy.Federation.ServerNames.TryGetHost(input, out _);
+        serverName = valid ? input!.ToLowerInvariant() : string.Empty;
+        return valid;
     }
 
     private static string Shorten(string value) => value.Length <= 64 ? value : value[..61] + "...";
