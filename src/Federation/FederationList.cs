@@ -34,6 +34,4 @@ public sealed class FederationList
     public IEnumerable<FederationListEntry> Entries => _entries.Values;
 
     public bool Contains(ReadOnlySpan<char> domain) => _lookup.ContainsKey(domain);
-
-    public FederationListEntry? Find(ReadOnlySpan<char> domain) => _lookup.TryGetValue(domain, out var entry) ? entry : null;
 }

@@ -1,5 +1,5 @@
 using MessengerProxy.Hosting.Configuration;
-using MessengerProxy.Policy.Endpoints;
+using MessengerProxy.Inbound.Pipeline;
 using MessengerProxy.Policy.Federation;
 using Microsoft.Extensions.Options;
 
@@ -58,19 +58,7 @@ internal sealed class InboundOptionsValidator : IValidateOptions<InboundOptions>
             errors.Add($"{S}:UpstreamTimeout must be positive (got {options.UpstreamTimeout})");
         }
 
-        var extras = ParseRules(errors, $"{S}:ExtraEndpoints", options.ExtraEndpoints, allowCatchAll: true);
-        var denials = ParseRules(errors, $"{S}:DeniedEndpoints", options.DeniedEndpoints, allowCatchAll: false);
-        if (extras.Count == options.ExtraEndpoints.Count && denials.Count == options.DeniedEndpoints.Count)
-        {
-            try
-            {
-                EndpointTable.LoadMatrixV111().WithOperatorRules(extras, denials);
-            }
-            catch (ArgumentException ex)
-            {
-                errors.Add($"{S}: {ex.Message}");
-            }
-        }
+        InboundEndpoints.TryBuildTable(options, errors);
 
         var hasCert = !string.IsNullOrEmpty(options.TlsCertificatePath);
         var hasKey = !string.IsNullOrEmpty(options.TlsKeyPath);
@@ -85,24 +73,6 @@ internal sealed class InboundOptionsValidator : IValidateOptions<InboundOptions>
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
-    }
-
-    internal static List<EndpointRule> ParseRules(List<string> errors, string key, List<string> texts, bool allowCatchAll)
-    {
-        var rules = new List<EndpointRule>();
-        for (var i = 0; i < texts.Count; i++)
-        {
-            if (EndpointRule.TryParse(texts[i], allowCatchAll, out var rule, out var error))
-            {
-                rules.Add(rule);
-            }
-            else
-            {
-                errors.Add($"{key}:{i}: {error}");
-            }
-        }
-
-        return rules;
     }
 }
 

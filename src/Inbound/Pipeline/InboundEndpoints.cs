@@ -9,20 +9,51 @@ public sealed class InboundEndpoints
 {
     public InboundEndpoints(IOptions<InboundOptions> options)
     {
-        var settings = options.Value;
         var errors = new List<string>();
-        var extras = InboundOptionsValidator.ParseRules(errors, "Inbound:ExtraEndpoints", settings.ExtraEndpoints, allowCatchAll: true);
-        var denials = InboundOptionsValidator.ParseRules(errors, "Inbound:DeniedEndpoints", settings.DeniedEndpoints, allowCatchAll: false);
-        if (errors.Count > 0)
-        {
-            throw new OptionsValidationException(InboundOptions.SectionName, typeof(InboundOptions), errors);
-        }
-
-        Table = EndpointTable.LoadMatrixV111().WithOperatorRules(extras, denials);
-        Matcher = new EndpointMatcher(Table);
+        var table = TryBuildTable(options.Value, errors)
+            ?? throw new OptionsValidationException(InboundOptions.SectionName, typeof(InboundOptions), errors);
+        Matcher = new EndpointMatcher(table);
     }
 
-    public EndpointTable Table { get; }
-
     public EndpointMatcher Matcher { get; }
+
+    /// <summary>Builds the table from the settings; null with the reasons in <paramref name="errors"/> when they are wrong.</summary>
+    internal static EndpointTable? TryBuildTable(InboundOptions settings, List<string> errors)
+    {
+        var before = errors.Count;
+        var extras = ParseRules(errors, $"{InboundOptions.SectionName}:ExtraEndpoints", settings.ExtraEndpoints, allowCatchAll: true);
+        var denials = ParseRules(errors, $"{InboundOptions.SectionName}:DeniedEndpoints", settings.DeniedEndpoints, allowCatchAll: false);
+        if (errors.Count > before)
+        {
+            return null;
+        }
+
+        try
+        {
+            return EndpointTable.LoadMatrixV111().WithOperatorRules(extras, denials);
+        }
+        catch (ArgumentException ex)
+        {
+            errors.Add($"{InboundOptions.SectionName}: {ex.Message}");
+            return null;
+        }
+    }
+
+    private static List<EndpointRule> ParseRules(List<string> errors, string key, List<string> texts, bool allowCatchAll)
+    {
+        var rules = new List<EndpointRule>();
+        for (var i = 0; i < texts.Count; i++)
+        {
+            if (EndpointRule.TryParse(texts[i], allowCatchAll, out var rule, out var error))
+            {
+                rules.Add(rule);
+            }
+            else
+            {
+                errors.Add($"{key}:{i}: {error}");
+            }
+        }
+
+        return rules;
+    }
 }

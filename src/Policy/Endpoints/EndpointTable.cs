@@ -122,6 +122,4 @@ public sealed class EndpointTable
 
         return new EndpointTable(result);
     }
-
-    public EndpointTable Where(Func<EndpointDescriptor, bool> predicate) => new(Endpoints.Where(predicate).ToList());
 }
