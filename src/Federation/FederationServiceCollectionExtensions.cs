@@ -12,6 +12,12 @@ public static class FederationServiceCollectionExtensions
     /// <summary>Registers the federation list (cache, poller, persisted copy) and its readiness checks.</summary>
     public static IServiceCollection AddFederationList(this IServiceCollection services, IConfiguration configuration)
     {
+        // Inbound and outbound proxy share one list; whichever registers first brings it.
+        if (services.Any(d => d.ServiceType == typeof(FederationListCache)))
+        {
+            return services;
+        }
+
         services.AddOptions<FederationOptions>().Bind(configuration.GetSection(FederationOptions.SectionName)).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FederationOptions>, FederationOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);

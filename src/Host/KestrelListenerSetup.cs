@@ -2,6 +2,8 @@ using System.Security.Cryptography.X509Certificates;
 using MessengerProxy.Host.Configuration;
 using MessengerProxy.Hosting.Listeners;
 using MessengerProxy.Inbound.Configuration;
+using MessengerProxy.Outbound;
+using MessengerProxy.Outbound.Configuration;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 
@@ -12,15 +14,18 @@ internal sealed class KestrelListenerSetup : IConfigureOptions<KestrelServerOpti
 {
     public const string Inbound = "Inbound";
     public const string Health = "Health";
+    public const string Outbound = "Outbound";
 
     private readonly IOptions<InboundOptions> _inbound;
     private readonly IOptions<HealthOptions> _health;
+    private readonly IOptions<OutboundOptions> _outbound;
     private readonly ListenerRegistry _registry;
 
-    public KestrelListenerSetup(IOptions<InboundOptions> inbound, IOptions<HealthOptions> health, ListenerRegistry registry)
+    public KestrelListenerSetup(IOptions<InboundOptions> inbound, IOptions<HealthOptions> health, IOptions<OutboundOptions> outbound, ListenerRegistry registry)
     {
         _inbound = inbound;
         _health = health;
+        _outbound = outbound;
         _registry = registry;
     }
 
@@ -30,6 +35,10 @@ internal sealed class KestrelListenerSetup : IConfigureOptions<KestrelServerOpti
         var health = _health.Value;
 
         options.AddServerHeader = false;
+
+        // Absolute-form targets (plain http:// proxy requests) carry the authority; the inbound listener
+        // refuses them anyway, so taking it over the Host header only matters on the outbound one.
+        options.AllowHostHeaderOverride = true;
         // The default for every request; the body-size policy raises it per request for media uploads.
         options.Limits.MaxRequestBodySize = inbound.MaxJsonBodyBytes;
 
@@ -46,6 +55,12 @@ internal sealed class KestrelListenerSetup : IConfigureOptions<KestrelServerOpti
                 listen.Protocols = HttpProtocols.Http1;
             }
         });
+
+        var outbound = _outbound.Value;
+        if (outbound.Enabled)
+        {
+            _registry.Listen(options, Outbound, outbound.BindAddress, outbound.Port, listen => listen.UseOutboundProxy());
+        }
 
         _registry.Listen(options, Health, health.BindAddress, health.Port, listen => listen.Protocols = HttpProtocols.Http1);
     }

@@ -5,6 +5,7 @@ using MessengerProxy.Hosting.Listeners;
 using MessengerProxy.Hosting.Metrics;
 using MessengerProxy.Hosting.Startup;
 using MessengerProxy.Inbound;
+using MessengerProxy.Outbound;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -22,6 +23,9 @@ public static class ProxyApp
         ["--homeserver"] = "Inbound:HomeserverUrl",
         ["--port"] = "Inbound:Port",
         ["--health-port"] = "Health:Port",
+        ["--outbound-port"] = "Outbound:Port",
+        ["--ca-cert"] = "Outbound:CaCertificatePath",
+        ["--ca-key"] = "Outbound:CaKeyPath",
     };
 
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
@@ -36,6 +40,7 @@ public static class ProxyApp
         builder.AddStartupLogGate();
 
         builder.Services.AddInboundProxy(builder.Configuration);
+        builder.Services.AddOutboundProxy(builder.Configuration);
         builder.Services.AddOptions<HealthOptions>().Bind(builder.Configuration.GetSection(HealthOptions.SectionName)).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<HealthOptions>, HealthOptionsValidator>();
         builder.Services.AddSingleton<ListenerRegistry>();
@@ -57,6 +62,10 @@ public static class ProxyApp
         inbound.RunInboundProxy();
         var inboundPipeline = inbound.Build();
 
+        var outbound = ((IApplicationBuilder)app).New();
+        outbound.RunOutboundProxy();
+        var outboundPipeline = outbound.Build();
+
         var health = ((IApplicationBuilder)app).New();
         ActuatorEndpoints.Configure(health);
         var healthPipeline = health.Build();
@@ -65,6 +74,7 @@ public static class ProxyApp
         {
             KestrelListenerSetup.Inbound => inboundPipeline(context),
             KestrelListenerSetup.Health => healthPipeline(context),
+            KestrelListenerSetup.Outbound => outboundPipeline(context),
             _ => NotFound(context),
         });
 

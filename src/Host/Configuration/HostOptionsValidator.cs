@@ -1,5 +1,6 @@
 using MessengerProxy.Hosting.Configuration;
 using MessengerProxy.Inbound.Configuration;
+using MessengerProxy.Outbound.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace MessengerProxy.Host.Configuration;
@@ -8,8 +9,13 @@ namespace MessengerProxy.Host.Configuration;
 internal sealed class HealthOptionsValidator : IValidateOptions<HealthOptions>
 {
     private readonly IOptions<InboundOptions> _inbound;
+    private readonly IOptions<OutboundOptions> _outbound;
 
-    public HealthOptionsValidator(IOptions<InboundOptions> inbound) => _inbound = inbound;
+    public HealthOptionsValidator(IOptions<InboundOptions> inbound, IOptions<OutboundOptions> outbound)
+    {
+        _inbound = inbound;
+        _outbound = outbound;
+    }
 
     public ValidateOptionsResult Validate(string? name, HealthOptions options)
     {
@@ -27,10 +33,15 @@ internal sealed class HealthOptionsValidator : IValidateOptions<HealthOptions>
             errors.Add($"{S}:ProbeTimeout must be positive (got {options.ProbeTimeout})");
         }
 
-        var inboundPort = _inbound.Value.Port;
-        if (options.Port != 0 && options.Port == inboundPort)
+        var ports = new List<(string Key, int Port)> { ($"{S}:Port", options.Port), ($"{InboundOptions.SectionName}:Port", _inbound.Value.Port) };
+        if (_outbound.Value.Enabled)
         {
-            errors.Add($"{S}:Port {options.Port} clashes with {InboundOptions.SectionName}:Port; every listener needs its own port");
+            ports.Add(($"{OutboundOptions.SectionName}:Port", _outbound.Value.Port));
+        }
+
+        foreach (var clash in ports.Where(p => p.Port != 0).GroupBy(p => p.Port).Where(g => g.Count() > 1))
+        {
+            errors.Add($"{string.Join(", ", clash.Select(p => p.Key))} share port {clash.Key}; every listener needs its own port");
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

@@ -1,3 +1,4 @@
+using MessengerProxy.Hosting.Http;
 using System.IO.Compression;
 using MessengerProxy.Hosting.Io;
 using MessengerProxy.Inbound.Diagnostics;

@@ -1,3 +1,4 @@
+using MessengerProxy.Hosting.Http;
 using System.Net;
 using MessengerProxy.Inbound.Configuration;
 using MessengerProxy.Inbound.Diagnostics;

@@ -21,8 +21,8 @@ public sealed class InboundEndpoints
     internal static EndpointTable? TryBuildTable(InboundOptions settings, List<string> errors)
     {
         var before = errors.Count;
-        var extras = ParseRules(errors, $"{InboundOptions.SectionName}:ExtraEndpoints", settings.ExtraEndpoints, allowCatchAll: true);
-        var denials = ParseRules(errors, $"{InboundOptions.SectionName}:DeniedEndpoints", settings.DeniedEndpoints, allowCatchAll: false);
+        var extras = EndpointRule.ParseAll(errors, $"{InboundOptions.SectionName}:ExtraEndpoints", settings.ExtraEndpoints, allowCatchAll: true);
+        var denials = EndpointRule.ParseAll(errors, $"{InboundOptions.SectionName}:DeniedEndpoints", settings.DeniedEndpoints, allowCatchAll: false);
         if (errors.Count > before)
         {
             return null;
@@ -37,23 +37,5 @@ public sealed class InboundEndpoints
             errors.Add($"{InboundOptions.SectionName}: {ex.Message}");
             return null;
         }
-    }
-
-    private static List<EndpointRule> ParseRules(List<string> errors, string key, List<string> texts, bool allowCatchAll)
-    {
-        var rules = new List<EndpointRule>();
-        for (var i = 0; i < texts.Count; i++)
-        {
-            if (EndpointRule.TryParse(texts[i], allowCatchAll, out var rule, out var error))
-            {
-                rules.Add(rule);
-            }
-            else
-            {
-                errors.Add($"{key}:{i}: {error}");
-            }
-        }
-
-        return rules;
     }
 }

@@ -1,3 +1,4 @@
+using MessengerProxy.Hosting.Http;
 using System.Diagnostics;
 using MessengerProxy.Inbound.Diagnostics;
 using MessengerProxy.Inbound.Forwarding;

@@ -1,3 +1,4 @@
+using MessengerProxy.Hosting.Http;
 using System.Text.Json;
 using MessengerProxy.Federation;
 using MessengerProxy.Hosting.Io;

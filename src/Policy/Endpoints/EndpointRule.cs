@@ -24,6 +24,25 @@ public sealed class EndpointRule
 
     public override string ToString() => Text;
 
+    /// <summary>Parses configured rules; each bad one adds an error naming <paramref name="key"/> and its index.</summary>
+    public static List<EndpointRule> ParseAll(List<string> errors, string key, IReadOnlyList<string> texts, bool allowCatchAll)
+    {
+        var rules = new List<EndpointRule>();
+        for (var i = 0; i < texts.Count; i++)
+        {
+            if (TryParse(texts[i], allowCatchAll, out var rule, out var error))
+            {
+                rules.Add(rule);
+            }
+            else
+            {
+                errors.Add($"{key}:{i}: {error}");
+            }
+        }
+
+        return rules;
+    }
+
     public static bool TryParse(string? text, bool allowCatchAll, out EndpointRule rule, out string error)
     {
         rule = null!;

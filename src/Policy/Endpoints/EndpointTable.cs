@@ -86,6 +86,9 @@ public sealed class EndpointTable
         return new EndpointTable(endpoints);
     }
 
+    /// <summary>The endpoints that satisfy <paramref name="predicate"/>, e.g. one API of the spec.</summary>
+    public EndpointTable Where(Func<EndpointDescriptor, bool> predicate) => new(Endpoints.Where(predicate).ToList());
+
     /// <summary>
     /// Applies operator configuration. A denial must name an existing (method, template) pair exactly, so a
     /// typo cannot silently leave an endpoint open; additions that duplicate a table row are ignored.

@@ -16,7 +16,7 @@ public sealed class StartupTests
     [InlineData("Inbound:HomeserverUrl must be an absolute http:// or https:// URL (got 'ftp://synapse')", "--homeserver", "ftp://synapse")]
     [InlineData("Inbound:TrustedProxies:0 is not an IP address or CIDR network (got '10.0.0.0/99')", "--homeserver", "http://synapse:8008", "--Inbound:TrustedProxies:0=10.0.0.0/99")]
     [InlineData("Inbound:Port must be between 0 and 65535 (got 70000)", "--homeserver", "http://synapse:8008", "--port", "70000")]
-    [InlineData("Health:Port 9001 clashes with Inbound:Port", "--homeserver", "http://synapse:8008", "--port", "9001", "--health-port", "9001")]
+    [InlineData("Health:Port, Inbound:Port share port 9001", "--homeserver", "http://synapse:8008", "--port", "9001", "--health-port", "9001")]
     [InlineData("Inbound:ExtraEndpoints:0: 'BREW /coffee': method 'BREW' is not one of GET, PUT, POST, DELETE, PATCH", "--homeserver", "http://synapse:8008", "--Inbound:ExtraEndpoints:0=BREW /coffee")]
     [InlineData("denied endpoint 'GET /_matrix/client/v9/nothing' matches no endpoint", "--homeserver", "http://synapse:8008", "--Inbound:DeniedEndpoints:0=GET /_matrix/client/v9/nothing")]
     [InlineData("Inbound:TlsCertificatePath and Inbound:TlsKeyPath must be set together", "--homeserver", "http://synapse:8008", "--Inbound:TlsCertificatePath=/tmp/x.pem")]

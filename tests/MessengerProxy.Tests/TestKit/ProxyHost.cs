@@ -19,11 +19,17 @@ public sealed class ProxyHost : IAsyncDisposable
         var listeners = app.Services.GetRequiredService<ListenerRegistry>();
         InboundPort = listeners.GetEndPoint(MessengerProxy.Host.KestrelListenerSetup.Inbound).Port;
         HealthPort = listeners.GetEndPoint(MessengerProxy.Host.KestrelListenerSetup.Health).Port;
+        OutboundPort = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<MessengerProxy.Outbound.Configuration.OutboundOptions>>().Value.Enabled
+            ? listeners.GetEndPoint(MessengerProxy.Host.KestrelListenerSetup.Outbound).Port
+            : 0;
     }
 
     public int InboundPort { get; }
 
     public int HealthPort { get; }
+
+    /// <summary>The outbound proxy's port; 0 unless a setting mentions <c>Outbound:</c>.</summary>
+    public int OutboundPort { get; }
 
     public Uri InboundUri => new($"http://127.0.0.1:{InboundPort}");
 
@@ -52,6 +58,16 @@ public sealed class ProxyHost : IAsyncDisposable
         if (!settings.Any(s => s.StartsWith("Federation:", StringComparison.Ordinal)))
         {
             args.Add("--Federation:Enforce=false");
+        }
+
+        if (!settings.Any(s => s.StartsWith("Outbound:", StringComparison.Ordinal)))
+        {
+            args.Add("--Outbound:Enabled=false");
+        }
+        else
+        {
+            args.Add("--Outbound:Port=0");
+            args.Add("--Outbound:BindAddress=127.0.0.1");
         }
 
         string? ownDirectory = null;

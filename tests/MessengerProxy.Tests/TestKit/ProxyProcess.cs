@@ -36,6 +36,11 @@ public sealed class ProxyProcess : IAsyncDisposable
             $"--Inbound:HomeserverUrl={homeserverUrl}", $"--Inbound:Port={inbound}", "--Inbound:BindAddress=127.0.0.1",
             $"--Health:Port={health}", "--Health:BindAddress=127.0.0.1",
         };
+        if (!settings.Any(s => s.StartsWith("Outbound:", StringComparison.Ordinal)))
+        {
+            args.Add("--Outbound:Enabled=false");
+        }
+
         args.AddRange(settings.Select(s => "--" + s));
         var (process, _, stderr) = Launch(args);
         var proxy = new ProxyProcess(process, stderr, inbound, health);
@@ -63,6 +68,11 @@ public sealed class ProxyProcess : IAsyncDisposable
     /// <summary>Runs the proxy with the given arguments until it exits (or the timeout kills it).</summary>
     public static async Task<(int ExitCode, string Stdout, string Stderr)> RunToExitAsync(TimeSpan timeout, params string[] args)
     {
+        if (!args.Any(a => a.Contains("Outbound:", StringComparison.Ordinal) || a.StartsWith("--ca-", StringComparison.Ordinal)))
+        {
+            args = [.. args, "--Outbound:Enabled=false"];
+        }
+
         var (process, stdout, stderr) = Launch(args);
         using var cts = new CancellationTokenSource(timeout);
         try

@@ -3,7 +3,7 @@ using MessengerProxy.Policy;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Net.Http.Headers;
 
-namespace MessengerProxy.Inbound.Pipeline;
+namespace MessengerProxy.Hosting.Http;
 
 /// <summary>
 /// Refuses requests the server tolerates but a proxy should not pass on: header names that are not
@@ -13,7 +13,7 @@ namespace MessengerProxy.Inbound.Pipeline;
 /// Content-Length (Kestrel keeps the latter as X-Content-Length) and transfer codings other than plain
 /// "chunked", which the proxy could only pass on by dropping them.
 /// </summary>
-internal static class RequestFraming
+public static class RequestFraming
 {
     private const string MovedContentLength = "X-Content-Length";
 

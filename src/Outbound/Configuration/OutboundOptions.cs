@@ -1,0 +1,139 @@
+using System.Globalization;
+using System.Net;
+using MessengerProxy.Hosting.Configuration;
+
+namespace MessengerProxy.Outbound.Configuration;
+
+/// <summary>Settings of the outbound forward proxy (configuration section <c>Outbound</c>).</summary>
+public sealed class OutboundOptions
+{
+    public const string SectionName = "Outbound";
+
+    /// <summary>Run the outbound proxy. It needs a CA (<see cref="CaCertificatePath"/>, <see cref="CaKeyPath"/>).</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>TCP port the homeserver's <c>https_proxy</c>/<c>http_proxy</c> points at.</summary>
+    public int Port { get; set; } = 8093;
+
+    /// <summary>Address to listen on: <c>*</c>, <c>localhost</c> or an IP address. Only the homeserver should reach it.</summary>
+    public string BindAddress { get; set; } = "*";
+
+    /// <summary>PEM certificate of the CA that issues the per-host certificates; the homeserver must trust it.</summary>
+    public string CaCertificatePath { get; set; } = string.Empty;
+
+    /// <summary>PEM private key (EC or RSA, PKCS#8 or traditional) of that CA.</summary>
+    public string CaKeyPath { get; set; } = string.Empty;
+
+    /// <summary>How long a minted leaf certificate is valid; it is replaced once half of that has passed.</summary>
+    public TimeSpan LeafValidity { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>Most leaf certificates kept; the least recently used beyond that are dropped.</summary>
+    public int MaxCachedCertificates { get; set; } = 10_000;
+
+    /// <summary>
+    /// Ports a tunnel may be opened to; empty means the federation defaults 443 and 8448. (Empty rather than
+    /// pre-filled because the configuration binder appends to a list instead of replacing it.)
+    /// </summary>
+    public List<int> AllowedPorts { get; set; } = [];
+
+    internal IReadOnlyList<int> EffectivePorts => AllowedPorts.Count == 0 ? [443, 8448] : AllowedPorts;
+
+    /// <summary>
+    /// Hosts reached for purposes other than federation, with any path and without X-Matrix checks: push
+    /// gateway, SSO/OIDC provider, reCAPTCHA. <c>host</c> (allowed ports) or <c>host:port</c> (that port,
+    /// which is also the only way to allow plain <c>http://</c>).
+    /// </summary>
+    public List<string> ExtraHosts { get; set; } = [];
+
+    /// <summary>Networks (CIDR or single address) the proxy may connect to although they are loopback, private or link-local.</summary>
+    public List<string> AllowedNetworks { get; set; } = [];
+
+    /// <summary>Fixed name-to-address mappings used instead of DNS (like /etc/hosts; the address rules still apply).</summary>
+    public Dictionary<string, string> HostAddresses { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Extra PEM files of CAs trusted for upstream TLS in addition to the system trust store.</summary>
+    public List<string> TrustedCaPaths { get; set; } = [];
+
+    /// <summary>Server-server endpoints allowed in addition to Matrix v1.11, as <c>"GET /_matrix/federation/unstable/{*path}"</c>.</summary>
+    public List<string> ExtraEndpoints { get; set; } = [];
+
+    /// <summary>Endpoints of the v1.11 server-server table to refuse, as <c>"GET /_matrix/federation/v1/publicRooms"</c>.</summary>
+    public List<string> DeniedEndpoints { get; set; } = [];
+
+    /// <summary>
+    /// Allow the unauthenticated media download of Matrix before v1.11 (<c>/_matrix/media/v3/download|thumbnail/{serverName}/…</c>),
+    /// which Synapse falls back to for servers without authenticated media. The server name must be the tunnel's host.
+    /// </summary>
+    public bool AllowLegacyMedia { get; set; } = true;
+
+    /// <summary>Time a client has to send a complete first request line and CONNECT head.</summary>
+    public TimeSpan RequestHeadTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Largest CONNECT request head (request line plus headers).</summary>
+    public int MaxRequestHeadBytes { get; set; } = 8 * 1024;
+
+    /// <summary>Time a client has to complete the TLS handshake inside the tunnel.</summary>
+    public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Most client connections open at once on the outbound listener; more are answered 503.</summary>
+    public int MaxConnections { get; set; } = 4096;
+
+    /// <summary>How long name resolution of a destination may take.</summary>
+    public TimeSpan DnsTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long to wait for a TCP/TLS connection to the remote server.</summary>
+    public TimeSpan UpstreamConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long the remote server may stay silent before the proxy answers 504.</summary>
+    public TimeSpan UpstreamTimeout { get; set; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>Largest request body the homeserver may send out (a federation transaction is at most 50 PDUs + 100 EDUs of 64 KiB).</summary>
+    public long MaxRequestBodyBytes { get; set; } = 200 * 65_536;
+
+    /// <summary>
+    /// How long a delegation learned from a remote <c>/.well-known/matrix/server</c> lets tunnels go to the
+    /// delegated host (Synapse caches well-known answers for up to 48 h).
+    /// </summary>
+    public TimeSpan DelegationLifetime { get; set; } = TimeSpan.FromHours(48);
+
+    /// <summary>
+    /// Server names whose federation traffic goes to another host by SRV record, which the proxy cannot
+    /// see: server name → host, e.g. <c>"example.org": "matrix.example.net"</c>. Delegation by
+    /// <c>/.well-known/matrix/server</c> is learned without configuration.
+    /// </summary>
+    public Dictionary<string, string> Delegations { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Refuse authenticated federation requests whose X-Matrix header has no <c>destination</c> (Synapse always sends it).</summary>
+    public bool RequireXMatrixDestination { get; set; } = true;
+
+    internal IEnumerable<IPNetwork> ParsedAllowedNetworks()
+    {
+        foreach (var text in AllowedNetworks)
+        {
+            if (ConfigurationChecks.TryParseNetwork(text, out var network))
+            {
+                yield return network;
+            }
+        }
+    }
+
+    /// <summary>Splits <c>host</c>, <c>host:port</c> or <c>[v6]:port</c>; the host comes back lower-case without brackets.</summary>
+    internal static (string Host, int? Port) SplitHostPort(string text)
+    {
+        text = text.Trim();
+        if (text.StartsWith('['))
+        {
+            var close = text.IndexOf(']');
+            var host = close > 0 ? text[1..close] : text;
+            return (host.ToLowerInvariant(), close > 0 && close + 1 < text.Length && text[close + 1] == ':' ? ParsePort(text[(close + 2)..]) : null);
+        }
+
+        var colon = text.LastIndexOf(':');
+        return colon > 0 && text.IndexOf(':') == colon
+            ? (text[..colon].ToLowerInvariant(), ParsePort(text[(colon + 1)..]))
+            : (text.ToLowerInvariant(), null);
+    }
+
+    private static int? ParsePort(string text) =>
+        int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is > 0 and <= 65535 ? port : -1;
+}

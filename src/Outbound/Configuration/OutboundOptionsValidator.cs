@@ -1,0 +1,112 @@
+using System.Net;
+using MessengerProxy.Hosting.Configuration;
+using MessengerProxy.Outbound.Forwarding;
+using MessengerProxy.Policy.Federation;
+using Microsoft.Extensions.Options;
+
+namespace MessengerProxy.Outbound.Configuration;
+
+/// <summary>Refuses settings that would make the outbound proxy unsafe or useless, naming the key.</summary>
+internal sealed class OutboundOptionsValidator : IValidateOptions<OutboundOptions>
+{
+    public ValidateOptionsResult Validate(string? name, OutboundOptions options)
+    {
+        if (!options.Enabled)
+        {
+            return ValidateOptionsResult.Success;
+        }
+
+        var errors = new List<string>();
+        const string S = OutboundOptions.SectionName;
+        ListenerAddresses.CheckPort(errors, $"{S}:Port", options.Port);
+        ListenerAddresses.Check(errors, $"{S}:BindAddress", options.BindAddress);
+
+        if (string.IsNullOrWhiteSpace(options.CaCertificatePath) || string.IsNullOrWhiteSpace(options.CaKeyPath))
+        {
+            errors.Add($"{S}:CaCertificatePath and {S}:CaKeyPath are required (create a CA with certificates/create-ca.sh, or set {S}:Enabled=false)");
+        }
+        else
+        {
+            ConfigurationChecks.CheckFileExists(errors, $"{S}:CaCertificatePath", options.CaCertificatePath);
+            ConfigurationChecks.CheckFileExists(errors, $"{S}:CaKeyPath", options.CaKeyPath);
+        }
+
+        for (var i = 0; i < options.TrustedCaPaths.Count; i++)
+        {
+            ConfigurationChecks.CheckFileExists(errors, $"{S}:TrustedCaPaths:{i}", options.TrustedCaPaths[i]);
+        }
+
+        if (options.AllowedPorts.Any(p => p is <= 0 or > 65535))
+        {
+            errors.Add($"{S}:AllowedPorts must list ports 1..65535 (got [{string.Join(", ", options.AllowedPorts)}])");
+        }
+
+        for (var i = 0; i < options.ExtraHosts.Count; i++)
+        {
+            var (host, port) = OutboundOptions.SplitHostPort(options.ExtraHosts[i]);
+            if (port == -1 || !ServerNames.TryGetHost(host.Contains(':') ? $"[{host}]" : host, out _))
+            {
+                errors.Add($"{S}:ExtraHosts:{i} must be host or host:port (got '{options.ExtraHosts[i]}')");
+            }
+        }
+
+        for (var i = 0; i < options.AllowedNetworks.Count; i++)
+        {
+            if (!ConfigurationChecks.TryParseNetwork(options.AllowedNetworks[i], out _))
+            {
+                errors.Add($"{S}:AllowedNetworks:{i} must be an address or CIDR network (got '{options.AllowedNetworks[i]}')");
+            }
+        }
+
+        foreach (var (host, addresses) in options.HostAddresses)
+        {
+            var parts = (addresses ?? string.Empty).Split([',', ' '], StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length == 0 || parts.Any(a => !IPAddress.TryParse(a, out _)))
+            {
+                errors.Add($"{S}:HostAddresses:{host} must be one or more IP addresses, comma-separated (got '{addresses}')");
+            }
+        }
+
+        foreach (var (serverName, host) in options.Delegations)
+        {
+            if (!ServerNames.TryGetHost(serverName, out _) || !ServerNames.TryGetHost(host ?? string.Empty, out var bare) || bare.Length != host!.Length)
+            {
+                errors.Add($"{S}:Delegations:{serverName} must map a server name to a host name without port (got '{host}')");
+            }
+        }
+
+        foreach (var (key, value) in new[]
+                 {
+                     ("LeafValidity", options.LeafValidity), ("RequestHeadTimeout", options.RequestHeadTimeout),
+                     ("HandshakeTimeout", options.HandshakeTimeout), ("DnsTimeout", options.DnsTimeout),
+                     ("UpstreamConnectTimeout", options.UpstreamConnectTimeout), ("UpstreamTimeout", options.UpstreamTimeout),
+                     ("DelegationLifetime", options.DelegationLifetime),
+                 })
+        {
+            if (value <= TimeSpan.Zero)
+            {
+                errors.Add($"{S}:{key} must be positive (got {value})");
+            }
+        }
+
+        if (options.LeafValidity > TimeSpan.FromDays(397))
+        {
+            errors.Add($"{S}:LeafValidity must be at most 397 days (got {options.LeafValidity})");
+        }
+
+        foreach (var (key, value) in new[]
+                 {
+                     ("MaxCachedCertificates", (long)options.MaxCachedCertificates), ("MaxRequestHeadBytes", options.MaxRequestHeadBytes),
+                     ("MaxConnections", options.MaxConnections), ("MaxRequestBodyBytes", options.MaxRequestBodyBytes),
+                 })
+        {
+            if (value <= 0)
+            {
+                errors.Add($"{S}:{key} must be positive (got {value})");
+            }
+        }
+
+        OutboundEndpointsBuilder.TryBuild(options, errors);
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}

@@ -1,0 +1,152 @@
+using System.Net;
+using MessengerProxy.Federation;
+using MessengerProxy.Outbound.Configuration;
+using MessengerProxy.Policy;
+using Microsoft.Extensions.Options;
+
+namespace MessengerProxy.Outbound.Destinations;
+
+/// <summary>What a tunnel (or a plain proxied request) may be used for.</summary>
+internal enum DestinationKind
+{
+    /// <summary>A federation peer: server-server endpoints only, X-Matrix destination checked.</summary>
+    Federation,
+
+    /// <summary>A configured non-federation host (push gateway, SSO provider): any path, no X-Matrix checks.</summary>
+    Extra,
+}
+
+/// <summary>An authorised destination, decided before any byte is sent to it.</summary>
+internal sealed record Destination(string Host, int Port, bool Tls, DestinationKind Kind, IReadOnlyList<string> ServerNames)
+{
+    /// <summary><c>https://host:port</c>, with IPv6 hosts in brackets.</summary>
+    public string Origin { get; } = $"{(Tls ? "https" : "http")}://{(Host.Contains(':') ? $"[{Host}]" : Host)}:{Port}";
+
+    /// <summary>Whether requests in this tunnel may name <paramref name="serverNameHost"/> (destination, Host, media server).</summary>
+    public bool Serves(ReadOnlySpan<char> serverNameHost)
+    {
+        if (serverNameHost.Equals(Host, StringComparison.OrdinalIgnoreCase))
+        {
+            return true;
+        }
+
+        foreach (var name in ServerNames)
+        {
+            if (serverNameHost.Equals(name, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}
+
+/// <summary>A refusal of a destination: the answer for the homeserver and the reason for the log.</summary>
+internal sealed record DestinationRefusal(MatrixError Error, string Reason);
+
+/// <summary>
+/// Decides whether the proxy may open a connection to a host and port: federation peers in the federation
+/// list (directly or by delegation), configured extra hosts, on allowed ports, resolving only to addresses
+/// outside the operator's own networks.
+/// </summary>
+internal sealed class DestinationPolicy
+{
+    private readonly FederationListCache _federation;
+    private readonly DelegationTable _delegations;
+    private readonly DestinationResolver _resolver;
+    private readonly HashSet<int> _ports;
+    private readonly Dictionary<string, ExtraHost> _extraHosts;
+
+    public DestinationPolicy(IOptions<OutboundOptions> options, FederationListCache federation, DelegationTable delegations, DestinationResolver resolver)
+    {
+        var settings = options.Value;
+        _federation = federation;
+        _delegations = delegations;
+        _resolver = resolver;
+        _ports = [.. settings.EffectivePorts];
+        _extraHosts = new Dictionary<string, ExtraHost>(StringComparer.OrdinalIgnoreCase);
+        foreach (var entry in settings.ExtraHosts)
+        {
+            var (host, port) = OutboundOptions.SplitHostPort(entry);
+            if (!_extraHosts.TryGetValue(host, out var extra))
+            {
+                _extraHosts[host] = extra = new ExtraHost();
+            }
+
+            if (port is { } p)
+            {
+                extra.Ports.Add(p);
+            }
+            else
+            {
+                extra.AnyAllowedPort = true;
+            }
+        }
+    }
+
+    /// <param name="host">Host without brackets or port.</param>
+    /// <param name="tls">False for plain <c>http://</c> requests, which only configured <c>host:port</c> extra hosts allow.</param>
+    public async ValueTask<(Destination? Destination, DestinationRefusal? Refusal)> AuthorizeAsync(string host, int port, bool tls, CancellationToken cancellationToken)
+    {
+        var normalized = host.ToLowerInvariant();
+        Destination? destination = null;
+        if (_extraHosts.TryGetValue(normalized, out var extra) && (extra.Ports.Contains(port) || (tls && extra.AnyAllowedPort && _ports.Contains(port))))
+        {
+            destination = new Destination(normalized, port, tls, DestinationKind.Extra, []);
+        }
+        else if (!tls)
+        {
+            return Refuse(403, $"Plain http:// to {normalized}:{port} is not allowed; federation uses https", "plain http to a host that is not configured for it");
+        }
+        else if (!_ports.Contains(port))
+        {
+            return Refuse(403, $"Port {port} is not an allowed destination port", "port not allowed");
+        }
+        else
+        {
+            var check = await _federation.CheckAsync(normalized, cancellationToken);
+            if (check.Verdict == FederationVerdict.Allowed)
+            {
+                destination = new Destination(normalized, port, tls, DestinationKind.Federation, _delegations.ServerNamesFor(normalized));
+            }
+            else if (check.Verdict == FederationVerdict.InvalidServerName)
+            {
+                return Refuse(400, $"'{Truncate(host)}' is not a valid host name", "invalid host");
+            }
+            else
+            {
+                var delegators = _delegations.ServerNamesFor(normalized).Where(n => _federation.Check(n).Verdict == FederationVerdict.Allowed).ToList();
+                if (delegators.Count == 0)
+                {
+                    return check.Verdict == FederationVerdict.ListUnavailable
+                        ? Refuse(403, $"Federation is suspended: {check.Detail}", "federation list unavailable")
+                        : Refuse(403, $"{normalized} is not part of the federation", "host not in the federation list");
+                }
+
+                destination = new Destination(normalized, port, tls, DestinationKind.Federation, delegators);
+            }
+        }
+
+        var (_, failure) = await _resolver.ResolveAsync(normalized, cancellationToken);
+        return failure switch
+        {
+            ResolveFailure.None => (destination, null),
+            ResolveFailure.Forbidden => Refuse(403, $"{normalized} resolves only to addresses the proxy must not connect to", "internal address"),
+            ResolveFailure.TimedOut => Refuse(504, $"Resolving {normalized} timed out", "DNS timeout", MatrixErrorCode.Unknown),
+            _ => Refuse(502, $"{normalized} cannot be resolved", "DNS: no such host", MatrixErrorCode.Unknown),
+        };
+    }
+
+    private static (Destination?, DestinationRefusal?) Refuse(int status, string message, string reason, string errorCode = MatrixErrorCode.Forbidden) =>
+        (null, new DestinationRefusal(new MatrixError(status, status == 400 ? MatrixErrorCode.Unknown : errorCode, message), reason));
+
+    private static string Truncate(string value) => value.Length <= 100 ? value : value[..100] + "…";
+
+    private sealed class ExtraHost
+    {
+        public HashSet<int> Ports { get; } = [];
+
+        public bool AnyAllowedPort { get; set; }
+    }
+}

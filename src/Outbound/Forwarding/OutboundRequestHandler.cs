@@ -1,0 +1,400 @@
+using System.Diagnostics;
+using System.Globalization;
+using MessengerProxy.Federation;
+using MessengerProxy.Hosting.Http;
+using MessengerProxy.Outbound.Configuration;
+using MessengerProxy.Outbound.Destinations;
+using MessengerProxy.Outbound.Diagnostics;
+using MessengerProxy.Outbound.Tunnels;
+using MessengerProxy.Policy;
+using MessengerProxy.Policy.Endpoints;
+using MessengerProxy.Policy.Federation;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace MessengerProxy.Outbound.Forwarding;
+
+/// <summary>
+/// Every request the homeserver sends out, decrypted inside a tunnel or sent as a plain <c>http://</c>
+/// proxy request: checked against the destination's rules, then forwarded over a verified connection.
+/// Federation peers get only server-server endpoints whose X-Matrix destination is the peer; extra hosts
+/// (push gateway, SSO) get any path.
+/// </summary>
+internal sealed class OutboundRequestHandler
+{
+    private readonly EndpointMatcher _matcher;
+    private readonly DestinationPolicy _destinations;
+    private readonly FederationListCache _federation;
+    private readonly IHttpForwarder _forwarder;
+    private readonly UpstreamClient _client;
+    private readonly OutboundTransformer _transformer;
+    private readonly OutboundMetrics _metrics;
+    private readonly ILogger _logger;
+    private readonly ForwarderRequestConfig _requestConfig;
+    private readonly long _maxBodyBytes;
+    private readonly bool _requireDestination;
+    private readonly string? _ownServerHost;
+
+    public OutboundRequestHandler(OutboundEndpoints endpoints, DestinationPolicy destinations, FederationListCache federation, IHttpForwarder forwarder,
+        UpstreamClient client, DelegationTable delegations, OutboundMetrics metrics, IOptions<OutboundOptions> options, IOptions<FederationOptions> federationOptions,
+        ILogger<OutboundRequestHandler> logger)
+    {
+        var settings = options.Value;
+        _matcher = endpoints.Matcher;
+        _destinations = destinations;
+        _federation = federation;
+        _forwarder = forwarder;
+        _client = client;
+        _metrics = metrics;
+        _logger = logger;
+        _transformer = new OutboundTransformer(delegations, logger);
+        _maxBodyBytes = settings.MaxRequestBodyBytes;
+        _requireDestination = settings.RequireXMatrixDestination;
+        _ownServerHost = ServerNames.TryGetHost(federationOptions.Value.ServerName ?? string.Empty, out var own) ? own.ToString() : null;
+        _requestConfig = new ForwarderRequestConfig
+        {
+            ActivityTimeout = settings.UpstreamTimeout,
+            Version = System.Net.HttpVersion.Version11,
+            VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
+            AllowResponseBuffering = false,
+        };
+    }
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        var started = Stopwatch.GetTimestamp();
+        OutboundRequestFeature? request = null;
+        var outcome = "refused";
+        try
+        {
+            request = await AdmitAsync(context);
+            if (request is not null)
+            {
+                await ForwardAsync(context, request);
+                outcome = request.Outcome;
+            }
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            outcome = "client_aborted";
+        }
+        catch (Exception ex)
+        {
+            outcome = "error";
+            Log.UnhandledError(_logger, context.Request.Method, HostForLog(context), PathForLog(context), ex);
+            if (!context.Response.HasStarted)
+            {
+                context.Response.Clear();
+            }
+
+            await MatrixResponses.WriteErrorAsync(context, new MatrixError(500, MatrixErrorCode.Unknown, "Internal proxy error"));
+        }
+        finally
+        {
+            var kind = request?.Destination.Kind switch
+            {
+                DestinationKind.Federation => "federation",
+                DestinationKind.Extra => "extra",
+                _ => "unmatched",
+            };
+            _metrics.RequestCompleted(kind, outcome, context.Response.StatusCode, Stopwatch.GetElapsedTime(started).TotalSeconds);
+        }
+    }
+
+    /// <summary>Runs every check; answers and returns null when the request may not go out.</summary>
+    private async Task<OutboundRequestFeature?> AdmitAsync(HttpContext context)
+    {
+        var method = context.Request.Method;
+        if (RequestFraming.Check(context) is { } framingError)
+        {
+            await RefuseAsync(context, null, "(malformed)", framingError, "ambiguous body framing");
+            return null;
+        }
+
+        var raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? string.Empty;
+        Destination destination;
+        string originForm;
+        if (context.Features.Get<TunnelFeature>() is { } tunnel)
+        {
+            destination = tunnel.Destination;
+            originForm = raw;
+        }
+        else
+        {
+            // Not in a tunnel: only absolute-form http:// requests (RFC 9112 §3.2.2) are proxy requests.
+            if (!TrySplitAbsoluteHttp(raw, out var host, out var port, out originForm, out var why))
+            {
+                await RefuseAsync(context, null, "(not a proxy request)", new MatrixError(400, MatrixErrorCode.Unknown, why), "not an absolute http:// target");
+                return null;
+            }
+
+            var (authorized, refusal) = await _destinations.AuthorizeAsync(host, port, tls: false, context.RequestAborted);
+            if (authorized is null)
+            {
+                await RefuseAsync(context, null, originForm, refusal!.Error, refusal.Reason, host);
+                return null;
+            }
+
+            destination = authorized;
+        }
+
+        var targetError = RequestTarget.TryParse(originForm, out var target);
+        if (targetError != RequestTargetError.None)
+        {
+            await RefuseAsync(context, destination, "(malformed)", new MatrixError(400, MatrixErrorCode.Unrecognized, $"Malformed request target ({targetError})"), targetError.ToString());
+            return null;
+        }
+
+        var hostHeader = context.Request.Headers.Host.ToString();
+        if (!ServerNames.TryGetHost(hostHeader, out var hostName) || !destination.Serves(hostName))
+        {
+            await RefuseAsync(context, destination, target.Path.ToString(),
+                new MatrixError(403, MatrixErrorCode.Forbidden, $"The Host header does not name {destination.Host} or a server delegating to it"), "Host header mismatch");
+            return null;
+        }
+
+        if (context.Request.ContentLength > _maxBodyBytes)
+        {
+            context.Response.Headers.Connection = "close";
+            await RefuseAsync(context, destination, target.Path.ToString(), new MatrixError(413, MatrixErrorCode.TooLarge, "Request body is larger than the limit"), "body too large");
+            return null;
+        }
+
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodyLimit)
+        {
+            bodyLimit.MaxRequestBodySize = _maxBodyBytes;
+        }
+
+        if (destination.Kind == DestinationKind.Extra)
+        {
+            return Admit(context, destination, target, "*", learnDelegation: false);
+        }
+
+        var match = _matcher.Match(method, target.Path);
+        switch (match.Status)
+        {
+            case EndpointMatchStatus.NotFound:
+                await RefuseAsync(context, destination, target.Path.ToString(), MatrixError.UnknownEndpoint, "not a server-server endpoint of the allowlist");
+                return null;
+            case EndpointMatchStatus.MethodNotAllowed or EndpointMatchStatus.Preflight:
+                await RefuseAsync(context, destination, target.Path.ToString(), MatrixError.MethodNotAllowed, "method not allowed", allow: match.Allow);
+                return null;
+        }
+
+        var endpoint = match.Endpoint!;
+        if (await CheckFederationRequestAsync(context, destination, target, endpoint) is { } refusal2)
+        {
+            await RefuseAsync(context, destination, endpoint.Template.Text, refusal2.Error, refusal2.Reason);
+            return null;
+        }
+
+        return Admit(context, destination, target, endpoint.Template.Text, learnDelegation: endpoint.Template.Text == "/.well-known/matrix/server");
+    }
+
+    private async ValueTask<DestinationRefusal?> CheckFederationRequestAsync(HttpContext context, Destination destination, RequestTarget target, EndpointDescriptor endpoint)
+    {
+        if (endpoint.Template.TryGetParameter(target.Path, "serverName", out var rawServerName) && OutboundEndpointsBuilder.IsLegacyMedia(endpoint))
+        {
+            var serverName = Uri.UnescapeDataString(rawServerName.ToString());
+            if (!ServerNames.TryGetHost(serverName, out var mediaHost) || !destination.Serves(mediaHost))
+            {
+                return new DestinationRefusal(new MatrixError(403, MatrixErrorCode.Forbidden, $"Media of {Truncate(serverName)} is not fetched from {destination.Host}"), "media server name mismatch");
+            }
+        }
+
+        // The destination must match the tunnel whether or not the list is enforced: a request signed for one
+        // server must not be delivered to another.
+        if (endpoint.Api != MatrixApi.ServerServer || endpoint.Auth != AuthRequirement.Required)
+        {
+            return null;
+        }
+
+        var headers = context.Request.Headers[HeaderNames.Authorization];
+        var problem = headers.Count == 0 ? "no Authorization header" : "more than one Authorization header";
+        if (headers.Count != 1 || !XMatrixAuthorization.TryParse(headers[0], out var authorization, out problem))
+        {
+            return new DestinationRefusal(new MatrixError(401, MatrixErrorCode.Unauthorized, $"Missing or malformed X-Matrix authorization: {problem}"), "X-Matrix missing or malformed");
+        }
+
+        if (_ownServerHost is not null && (!ServerNames.TryGetHost(authorization.Origin, out var origin) || !origin.Equals(_ownServerHost, StringComparison.OrdinalIgnoreCase)))
+        {
+            return new DestinationRefusal(new MatrixError(403, MatrixErrorCode.Forbidden, "X-Matrix origin is not this homeserver"), "origin is not the own server name");
+        }
+
+        if (authorization.Destination is null)
+        {
+            return _requireDestination
+                ? new DestinationRefusal(new MatrixError(401, MatrixErrorCode.Unauthorized, "X-Matrix authorization has no destination"), "X-Matrix without destination")
+                : null;
+        }
+
+        if (!ServerNames.TryGetHost(authorization.Destination, out var destinationHost) || !destination.Serves(destinationHost))
+        {
+            return new DestinationRefusal(
+                new MatrixError(403, MatrixErrorCode.Forbidden, $"X-Matrix destination {Truncate(authorization.Destination)} is not served by {destination.Host}"),
+                "X-Matrix destination mismatch");
+        }
+
+        var destinationName = destinationHost.ToString().ToLowerInvariant();
+        var check = await _federation.CheckAsync(authorization.Destination, context.RequestAborted);
+        return check.Verdict switch
+        {
+            FederationVerdict.Allowed => null,
+            FederationVerdict.ListUnavailable => new DestinationRefusal(new MatrixError(403, MatrixErrorCode.Forbidden, $"Federation is suspended: {check.Detail}"), "federation list unavailable"),
+            _ => new DestinationRefusal(new MatrixError(403, MatrixErrorCode.Forbidden, $"{destinationName} is not part of the federation"), "destination not in the federation list"),
+        };
+    }
+
+    private static OutboundRequestFeature Admit(HttpContext context, Destination destination, RequestTarget target, string endpoint, bool learnDelegation)
+    {
+        var feature = new OutboundRequestFeature(destination, target, endpoint, learnDelegation);
+        context.Features.Set(feature);
+        return feature;
+    }
+
+    private async Task ForwardAsync(HttpContext context, OutboundRequestFeature request)
+    {
+        var error = await _forwarder.SendAsync(context, request.Destination.Origin, _client.Invoker, _requestConfig, _transformer);
+        if (error == ForwarderError.None)
+        {
+            return;
+        }
+
+        var exception = context.Features.Get<IForwarderErrorFeature>()?.Exception;
+        MatrixError answer;
+        switch (error)
+        {
+            case ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled or ForwarderError.ResponseBodyCanceled or ForwarderError.ResponseBodyClient:
+                request.Outcome = "client_aborted";
+                return;
+            case ForwarderError.RequestBodyClient:
+                request.Outcome = "refused";
+                answer = IsTooLarge(exception)
+                    ? new MatrixError(413, MatrixErrorCode.TooLarge, "Request body is larger than the limit")
+                    : new MatrixError(400, MatrixErrorCode.Unknown, "The request body could not be read");
+                break;
+            case ForwarderError.RequestTimedOut:
+                request.Outcome = "upstream_error";
+                answer = new MatrixError(504, MatrixErrorCode.Unknown, $"{request.Destination.Host} did not answer in time");
+                break;
+            default:
+                request.Outcome = "upstream_error";
+                answer = new MatrixError(502, MatrixErrorCode.Unknown, IsCertificateFailure(exception)
+                    ? $"The certificate of {request.Destination.Host} is not trusted"
+                    : $"{request.Destination.Host} is unreachable or sent an invalid response");
+                break;
+        }
+
+        Log.UpstreamFailed(_logger, context.Request.Method, request.Destination.Host, request.Endpoint, error.ToString(), Innermost(exception), answer.StatusCode);
+        if (!context.Response.HasStarted)
+        {
+            context.Response.Clear();
+            if (answer.StatusCode == 413)
+            {
+                context.Response.Headers.Connection = "close";
+            }
+        }
+
+        await MatrixResponses.WriteErrorAsync(context, answer);
+    }
+
+    private Task RefuseAsync(HttpContext context, Destination? destination, string path, MatrixError error, string reason, string? host = null, string? allow = null)
+    {
+        Log.RequestRefused(_logger, context.Request.Method, destination?.Host ?? host ?? "-", path, error.StatusCode, error.ErrorCode, reason);
+        return MatrixResponses.WriteErrorAsync(context, error, allow);
+    }
+
+    /// <summary>Splits <c>http://host[:port]/path?query</c>; the path part keeps its raw bytes.</summary>
+    internal static bool TrySplitAbsoluteHttp(string raw, out string host, out int port, out string originForm, out string why)
+    {
+        host = string.Empty;
+        port = 80;
+        originForm = string.Empty;
+        if (raw.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
+        {
+            why = "https:// targets must be tunnelled with CONNECT";
+            return false;
+        }
+
+        if (!raw.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
+        {
+            why = "This is a forward proxy: send CONNECT host:port, or an absolute http:// request target";
+            return false;
+        }
+
+        var rest = raw.AsSpan(7);
+        var slash = rest.IndexOfAny('/', '?');
+        var authority = slash < 0 ? rest : rest[..slash];
+        originForm = slash < 0 ? "/" : rest[slash] == '?' ? "/" + rest[slash..].ToString() : rest[slash..].ToString();
+        why = "Malformed authority in the request target";
+        if (authority.IsEmpty || authority.Contains('@') || !ServerNames.TryGetHost(authority, out var bare))
+        {
+            return false;
+        }
+
+        host = bare.ToString().ToLowerInvariant();
+        var portStart = authority[0] == '[' ? authority.IndexOf("]:") + 1 : authority.IndexOf(':');
+        if (portStart > 0)
+        {
+            port = int.Parse(authority[(portStart + 1)..], CultureInfo.InvariantCulture);
+        }
+
+        return true;
+    }
+
+    private static bool IsTooLarge(Exception? exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is BadHttpRequestException { StatusCode: 413 })
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool IsCertificateFailure(Exception? exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is System.Security.Authentication.AuthenticationException || e is HttpRequestException { HttpRequestError: HttpRequestError.SecureConnectionError })
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static string Innermost(Exception? exception)
+    {
+        if (exception is null)
+        {
+            return "no detail";
+        }
+
+        while (exception.InnerException is not null)
+        {
+            exception = exception.InnerException;
+        }
+
+        return exception.Message;
+    }
+
+    private static string Truncate(string value) => value.Length <= 100 ? value : value[..100] + "…";
+
+    private static string HostForLog(HttpContext context) => context.Features.Get<TunnelFeature>()?.Destination.Host ?? "-";
+
+    private static string PathForLog(HttpContext context)
+    {
+        var raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? string.Empty;
+        var query = raw.IndexOf('?');
+        return query < 0 ? raw : raw[..query];
+    }
+}

@@ -1,0 +1,106 @@
+using System.Text.Json;
+using MessengerProxy.Hosting.Io;
+using MessengerProxy.Outbound.Destinations;
+using MessengerProxy.Outbound.Diagnostics;
+using MessengerProxy.Policy.Federation;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+using Microsoft.Net.Http.Headers;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace MessengerProxy.Outbound.Forwarding;
+
+/// <summary>
+/// Shapes the request to the remote server: the raw target byte for byte (X-Matrix signatures cover it),
+/// the homeserver's Host, no proxy headers and nothing that reveals the internal network. Reads the
+/// answers to <c>/.well-known/matrix/server</c> to learn delegations.
+/// </summary>
+internal sealed class OutboundTransformer : HttpTransformer
+{
+    private const int MaxWellKnownBytes = 64 * 1024;
+
+    private static readonly UriCreationOptions s_rawUri = new() { DangerousDisablePathAndQueryCanonicalization = true };
+
+    private readonly DelegationTable _delegations;
+    private readonly ILogger _logger;
+
+    public OutboundTransformer(DelegationTable delegations, ILogger logger)
+    {
+        _delegations = delegations;
+        _logger = logger;
+    }
+
+    public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
+    {
+        await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
+        var request = httpContext.Features.GetRequiredFeature<OutboundRequestFeature>();
+        proxyRequest.RequestUri = new Uri(destinationPrefix + request.Target.Raw, s_rawUri);
+        proxyRequest.Headers.Host = httpContext.Request.Headers.Host.ToString();
+        proxyRequest.Headers.Remove(HeaderNames.ProxyAuthorization);
+        proxyRequest.Headers.Remove("Proxy-Connection");
+    }
+
+    public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
+    {
+        var copyBody = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
+        var request = httpContext.Features.GetRequiredFeature<OutboundRequestFeature>();
+        if (!request.LearnDelegation || proxyResponse is not { StatusCode: System.Net.HttpStatusCode.OK } || !copyBody
+            || proxyResponse.Content.Headers.ContentEncoding.Count > 0)
+        {
+            return copyBody;
+        }
+
+        ReadOnlyMemory<byte> body;
+        await using (var stream = await proxyResponse.Content.ReadAsStreamAsync(cancellationToken))
+        {
+            try
+            {
+                body = await BoundedRead.ToEndAsync(stream, MaxWellKnownBytes, "the remote /.well-known/matrix/server", proxyResponse.Content.Headers.ContentLength, cancellationToken);
+            }
+            catch (FormatException)
+            {
+                // Not a well-known document the homeserver could use either; let it see the failure.
+                httpContext.Abort();
+                return false;
+            }
+        }
+
+        if (TryGetDelegatedHost(body.Span, out var delegated))
+        {
+            // The handler has checked that the Host names a server this tunnel serves.
+            var serverName = HostOf(httpContext.Request.Headers.Host.ToString()).ToString().ToLowerInvariant();
+            _delegations.Learn(serverName, delegated);
+            Log.DelegationLearned(_logger, serverName, delegated);
+        }
+
+        httpContext.Response.ContentLength = body.Length;
+        await httpContext.Response.Body.WriteAsync(body, cancellationToken);
+        return false;
+    }
+
+    private static bool TryGetDelegatedHost(ReadOnlySpan<byte> json, out string host)
+    {
+        host = string.Empty;
+        try
+        {
+            using var document = JsonDocument.Parse(json.ToArray(), new JsonDocumentOptions { MaxDepth = 8 });
+            if (document.RootElement.ValueKind == JsonValueKind.Object
+                && document.RootElement.TryGetProperty("m.server", out var server)
+                && server.ValueKind == JsonValueKind.String
+                && ServerNames.TryGetHost(server.GetString(), out var bare))
+            {
+                host = bare.ToString().ToLowerInvariant();
+                return true;
+            }
+        }
+        catch (JsonException)
+        {
+        }
+
+        return false;
+    }
+
+    private static ReadOnlySpan<char> HostOf(string hostHeader) =>
+        ServerNames.TryGetHost(hostHeader, out var host) ? host : hostHeader.AsSpan();
+}

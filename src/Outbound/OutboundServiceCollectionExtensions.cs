@@ -1,0 +1,87 @@
+using MessengerProxy.Federation;
+using MessengerProxy.Hosting.Health;
+using MessengerProxy.Outbound.Certificates;
+using MessengerProxy.Outbound.Configuration;
+using MessengerProxy.Outbound.Destinations;
+using MessengerProxy.Outbound.Diagnostics;
+using MessengerProxy.Outbound.Forwarding;
+using MessengerProxy.Outbound.Tunnels;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace MessengerProxy.Outbound;
+
+public static class OutboundServiceCollectionExtensions
+{
+    /// <summary>Registers the outbound forward proxy with options bound from configuration and validated at start-up.</summary>
+    public static IServiceCollection AddOutboundProxy(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddFederationList(configuration);
+        services.AddOptions<OutboundOptions>().Bind(configuration.GetSection(OutboundOptions.SectionName)).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OutboundOptions>, OutboundOptionsValidator>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddHttpForwarder();
+        services.AddMetrics();
+        services.AddSingleton<OutboundMetrics>();
+        services.AddSingleton(sp =>
+        {
+            var settings = sp.GetRequiredService<IOptions<OutboundOptions>>().Value;
+            var authority = CertificateAuthority.Load(settings.CaCertificatePath, settings.CaKeyPath, sp.GetRequiredService<TimeProvider>().GetUtcNow());
+            Log.CaLoaded(sp.GetRequiredService<ILogger<CertificateAuthority>>(), authority.Certificate.Subject, authority.Certificate.NotAfter.ToUniversalTime());
+            return authority;
+        });
+        services.AddSingleton<LeafCertificateCache>();
+        services.AddSingleton<DestinationResolver>();
+        services.AddSingleton<DelegationTable>();
+        services.AddSingleton<DestinationPolicy>();
+        services.AddSingleton<OutboundEndpoints>();
+        services.AddSingleton<UpstreamClient>();
+        services.AddSingleton<OutboundRequestHandler>();
+        services.AddSingleton<TunnelMiddleware>();
+        services.AddHealthChecks().AddCheck<CertificateAuthorityHealthCheck>("outbound-ca", tags: [ActuatorEndpoints.ReadyTag]);
+        return services;
+    }
+
+    /// <summary>Turns a Kestrel listener into the outbound proxy's: CONNECT handling and TLS interception before HTTP/1.1.</summary>
+    public static void UseOutboundProxy(this ListenOptions listen)
+    {
+        var middleware = listen.ApplicationServices.GetRequiredService<TunnelMiddleware>();
+        listen.Protocols = HttpProtocols.Http1;
+        listen.Use(next => connection => middleware.OnConnectionAsync(connection, next));
+    }
+
+    /// <summary>Ends a pipeline branch in the outbound proxy.</summary>
+    public static void RunOutboundProxy(this IApplicationBuilder app)
+    {
+        var handler = app.ApplicationServices.GetRequiredService<OutboundRequestHandler>();
+        app.Run(handler.InvokeAsync);
+    }
+}
+
+/// <summary>Ready while the proxy CA can mint certificates; degraded in its last 30 days, so renewal is not missed.</summary>
+internal sealed class CertificateAuthorityHealthCheck(IOptions<OutboundOptions> options, IServiceProvider services, TimeProvider time) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        if (!options.Value.Enabled)
+        {
+            return Task.FromResult(HealthCheckResult.Healthy("outbound proxy disabled"));
+        }
+
+        var certificate = services.GetRequiredService<CertificateAuthority>().Certificate;
+        var now = time.GetUtcNow();
+        var notAfter = new DateTimeOffset(certificate.NotAfter.ToUniversalTime());
+        var left = notAfter - now;
+        return Task.FromResult(left <= TimeSpan.Zero
+            ? HealthCheckResult.Unhealthy($"the proxy CA expired at {notAfter:u}")
+            : left < TimeSpan.FromDays(30)
+                ? HealthCheckResult.Degraded($"the proxy CA expires at {notAfter:u}")
+                : HealthCheckResult.Healthy($"the proxy CA is valid until {notAfter:u}"));
+    }
+}

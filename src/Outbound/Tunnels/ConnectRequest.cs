@@ -1,0 +1,146 @@
+using System.Buffers;
+using System.Globalization;
+using System.Net;
+using System.Text;
+using MessengerProxy.Policy.Federation;
+
+namespace MessengerProxy.Outbound.Tunnels;
+
+/// <summary>Why a CONNECT head was refused.</summary>
+internal enum ConnectParseError
+{
+    None,
+    MalformedRequestLine,
+    UnsupportedVersion,
+    MalformedAuthority,
+    MalformedHeader,
+}
+
+/// <summary>
+/// Parses the head of an HTTP/1.x CONNECT request (RFC 9110 §9.3.6): <c>CONNECT host:port HTTP/1.1</c>,
+/// then header lines, then an empty line. Strict: single spaces, a port, no line folding, header names
+/// that are tokens and values without control characters.
+/// </summary>
+internal static class ConnectRequest
+{
+    private static readonly byte[] s_connect = "CONNECT "u8.ToArray();
+    private static readonly byte[] s_headEnd = "\r\n\r\n"u8.ToArray();
+
+    private static readonly SearchValues<byte> s_tokenBytes =
+        SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"u8);
+
+    /// <summary>True when the bytes so far are, or may still become, a CONNECT request.</summary>
+    public static bool MayBeConnect(ReadOnlySequence<byte> buffer)
+    {
+        Span<byte> start = stackalloc byte[8];
+        var length = (int)Math.Min(buffer.Length, start.Length);
+        buffer.Slice(0, length).CopyTo(start);
+        return s_connect.AsSpan(0, length).SequenceEqual(start[..length]);
+    }
+
+    /// <summary>The end of the head (after the blank line), or null when it is not complete yet.</summary>
+    public static SequencePosition? FindHeadEnd(ReadOnlySequence<byte> buffer)
+    {
+        var reader = new SequenceReader<byte>(buffer);
+        return reader.TryReadTo(out ReadOnlySequence<byte> _, s_headEnd, advancePastDelimiter: true) ? reader.Position : null;
+    }
+
+    /// <summary>Parses a complete head; host comes back without brackets.</summary>
+    public static ConnectParseError Parse(ReadOnlySpan<byte> head, out string host, out int port)
+    {
+        host = string.Empty;
+        port = 0;
+        var lineEnd = head.IndexOf("\r\n"u8);
+        var line = head[..lineEnd];
+        if (!line.StartsWith(s_connect))
+        {
+            return ConnectParseError.MalformedRequestLine;
+        }
+
+        line = line[s_connect.Length..];
+        var space = line.IndexOf((byte)' ');
+        if (space <= 0)
+        {
+            return ConnectParseError.MalformedRequestLine;
+        }
+
+        var authority = line[..space];
+        var version = line[(space + 1)..];
+        if (!version.SequenceEqual("HTTP/1.1"u8) && !version.SequenceEqual("HTTP/1.0"u8))
+        {
+            return version.StartsWith("HTTP/"u8) && version.IndexOf((byte)' ') < 0
+                ? ConnectParseError.UnsupportedVersion
+                : ConnectParseError.MalformedRequestLine;
+        }
+
+        if (!TryParseAuthority(authority, out host, out port))
+        {
+            return ConnectParseError.MalformedAuthority;
+        }
+
+        var rest = head[(lineEnd + 2)..];
+        while (true)
+        {
+            var end = rest.IndexOf("\r\n"u8);
+            if (end <= 0)
+            {
+                // The blank line that ends the head (FindHeadEnd guarantees there is one).
+                return ConnectParseError.None;
+            }
+
+            var header = rest[..end];
+            var colon = header.IndexOf((byte)':');
+            if (colon <= 0 || header[..colon].ContainsAnyExcept(s_tokenBytes) || ContainsControl(header[(colon + 1)..]))
+            {
+                return ConnectParseError.MalformedHeader;
+            }
+
+            rest = rest[(end + 2)..];
+        }
+    }
+
+    private static bool TryParseAuthority(ReadOnlySpan<byte> authority, out string host, out int port)
+    {
+        host = string.Empty;
+        port = 0;
+        if (authority.IsEmpty || authority.Length > 300 || authority.ContainsAnyExceptInRange((byte)0x21, (byte)0x7E))
+        {
+            return false;
+        }
+
+        var text = Encoding.ASCII.GetString(authority);
+        var colon = text.LastIndexOf(':');
+        if (colon <= 0 || colon == text.Length - 1)
+        {
+            return false;
+        }
+
+        var portText = text[(colon + 1)..];
+        if (portText.Length > 5 || !int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out port) || port is 0 or > 65535)
+        {
+            return false;
+        }
+
+        // ServerNames checks the host grammar (DNS name, IPv4, bracketed IPv6) exactly as for Matrix server names.
+        if (!ServerNames.TryGetHost(text, out var bare) || (text[0] == '[' && !IPAddress.TryParse(bare, out _)))
+        {
+            return false;
+        }
+
+        host = bare.ToString().ToLowerInvariant();
+        return true;
+    }
+
+    private static bool ContainsControl(ReadOnlySpan<byte> value)
+    {
+        foreach (var b in value)
+        {
+            if ((b < 0x20 && b != (byte)'\t') || b == 0x7F)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}

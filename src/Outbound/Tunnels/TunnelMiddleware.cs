@@ -1,0 +1,251 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net.Security;
+using System.Security.Authentication;
+using System.Text;
+using MessengerProxy.Outbound.Certificates;
+using MessengerProxy.Outbound.Configuration;
+using MessengerProxy.Outbound.Destinations;
+using MessengerProxy.Outbound.Diagnostics;
+using MessengerProxy.Policy;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace MessengerProxy.Outbound.Tunnels;
+
+/// <summary>
+/// Kestrel connection middleware of the outbound listener. A connection that starts with CONNECT is
+/// checked (destination, port, addresses) before anything else happens; if allowed it is answered 200 and
+/// TLS is terminated with a certificate minted for the destination, after which Kestrel's HTTP/1.1 parser
+/// reads the decrypted requests, one by one, into the outbound request handler. Any other connection
+/// (plain <c>http://</c> proxy requests in absolute form) goes to Kestrel untouched.
+/// </summary>
+internal sealed class TunnelMiddleware
+{
+    private static readonly byte[] s_established = "HTTP/1.1 200 Connection Established\r\n\r\n"u8.ToArray();
+    private static readonly List<SslApplicationProtocol> s_http11 = [SslApplicationProtocol.Http11];
+
+    private readonly DestinationPolicy _destinations;
+    private readonly LeafCertificateCache _certificates;
+    private readonly OutboundMetrics _metrics;
+    private readonly ILogger _logger;
+    private readonly OutboundOptions _options;
+    private int _open;
+
+    public TunnelMiddleware(DestinationPolicy destinations, LeafCertificateCache certificates, OutboundMetrics metrics,
+        IOptions<OutboundOptions> options, ILogger<TunnelMiddleware> logger)
+    {
+        _destinations = destinations;
+        _certificates = certificates;
+        _metrics = metrics;
+        _options = options.Value;
+        _logger = logger;
+    }
+
+    public async Task OnConnectionAsync(ConnectionContext connection, ConnectionDelegate next)
+    {
+        _metrics.ConnectionOpened();
+        try
+        {
+            if (Interlocked.Increment(ref _open) > _options.MaxConnections)
+            {
+                _metrics.Tunnel("limit");
+                Log.ConnectionLimit(_logger, _options.MaxConnections, Client(connection));
+                await WriteErrorAsync(connection.Transport.Output, new MatrixError(503, MatrixErrorCode.Unknown, "The outbound proxy has too many open connections"), connection.ConnectionClosed);
+                return;
+            }
+
+            await HandleAsync(connection, next);
+        }
+        catch (Exception ex) when (ex is IOException or ConnectionResetException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The client went away or broke the connection; nothing to answer.
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _open);
+            _metrics.ConnectionClosed();
+        }
+    }
+
+    private async Task HandleAsync(ConnectionContext connection, ConnectionDelegate next)
+    {
+        var input = connection.Transport.Input;
+        using var headTimeout = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed);
+        headTimeout.CancelAfter(_options.RequestHeadTimeout);
+
+        ReadOnlySequence<byte> buffer;
+        SequencePosition headEnd;
+        while (true)
+        {
+            ReadResult read;
+            try
+            {
+                read = await input.ReadAsync(headTimeout.Token);
+            }
+            catch (OperationCanceledException) when (!connection.ConnectionClosed.IsCancellationRequested)
+            {
+                await RefuseMalformedAsync(connection, 408, "Request head not received in time", "head timeout");
+                return;
+            }
+
+            buffer = read.Buffer;
+            if (!ConnectRequest.MayBeConnect(buffer))
+            {
+                // Not a tunnel: hand every byte, unread, to Kestrel's HTTP parser.
+                input.AdvanceTo(buffer.Start);
+                await next(connection);
+                return;
+            }
+
+            if (ConnectRequest.FindHeadEnd(buffer) is { } end)
+            {
+                headEnd = end;
+                break;
+            }
+
+            if (buffer.Length >= _options.MaxRequestHeadBytes)
+            {
+                input.AdvanceTo(buffer.Start, buffer.End);
+                await RefuseMalformedAsync(connection, 431, "CONNECT request head is too large", "head too large");
+                return;
+            }
+
+            if (read.IsCompleted)
+            {
+                input.AdvanceTo(buffer.End);
+                return;
+            }
+
+            input.AdvanceTo(buffer.Start, buffer.End);
+        }
+
+        var headLength = buffer.Slice(0, headEnd).Length;
+        if (headLength > _options.MaxRequestHeadBytes)
+        {
+            input.AdvanceTo(buffer.Start, buffer.End);
+            await RefuseMalformedAsync(connection, 431, "CONNECT request head is too large", "head too large");
+            return;
+        }
+
+        var head = buffer.Slice(0, headEnd).ToArray();
+        input.AdvanceTo(headEnd);
+
+        var parseError = ConnectRequest.Parse(head, out var host, out var port);
+        if (parseError != ConnectParseError.None)
+        {
+            await RefuseMalformedAsync(connection, parseError == ConnectParseError.UnsupportedVersion ? 505 : 400, parseError switch
+            {
+                ConnectParseError.MalformedAuthority => "CONNECT needs host:port",
+                ConnectParseError.MalformedHeader => "Malformed header in the CONNECT request",
+                ConnectParseError.UnsupportedVersion => "Only HTTP/1.1 and HTTP/1.0 are supported",
+                _ => "Malformed CONNECT request line",
+            }, parseError.ToString());
+            return;
+        }
+
+        var (destination, refusal) = await _destinations.AuthorizeAsync(host, port, tls: true, headTimeout.Token);
+        if (destination is null)
+        {
+            _metrics.Tunnel("refused");
+            Log.TunnelRefused(_logger, host, port, Client(connection), refusal!.Error.StatusCode, refusal.Reason);
+            await WriteErrorAsync(connection.Transport.Output, refusal.Error, connection.ConnectionClosed);
+            return;
+        }
+
+        await connection.Transport.Output.WriteAsync(s_established, connection.ConnectionClosed);
+        await InterceptAsync(connection, next, destination);
+    }
+
+    private async Task InterceptAsync(ConnectionContext connection, ConnectionDelegate next, Destination destination)
+    {
+        var original = connection.Transport;
+        var ssl = new SslStream(new DuplexPipeStream(original), leaveInnerStreamOpen: false);
+        await using var _ = ssl;
+        using (var handshakeTimeout = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed))
+        {
+            handshakeTimeout.CancelAfter(_options.HandshakeTimeout);
+            try
+            {
+                await ssl.AuthenticateAsServerAsync(SelectOptions, destination, handshakeTimeout.Token);
+            }
+            catch (Exception ex) when (ex is AuthenticationException or IOException or OperationCanceledException or ConnectionResetException)
+            {
+                _metrics.Tunnel("handshake_failed");
+                Log.TunnelHandshakeFailed(_logger, destination.Host, destination.Port, ex is OperationCanceledException ? "timed out" : ex.Message);
+                return;
+            }
+        }
+
+        _metrics.Tunnel("opened");
+        var reader = PipeReader.Create(ssl, new StreamPipeReaderOptions(leaveOpen: true));
+        var writer = PipeWriter.Create(ssl, new StreamPipeWriterOptions(leaveOpen: true));
+        connection.Features.Set(new TunnelFeature(destination));
+        connection.Transport = new DuplexPipe(reader, writer);
+        try
+        {
+            await next(connection);
+        }
+        finally
+        {
+            connection.Transport = original;
+            await reader.CompleteAsync();
+            await writer.CompleteAsync();
+        }
+    }
+
+    private ValueTask<SslServerAuthenticationOptions> SelectOptions(SslStream stream, SslClientHelloInfo hello, object? state, CancellationToken cancellationToken)
+    {
+        var destination = (Destination)state!;
+
+        // The certificate names what the homeserver will check: the name it sent as SNI when the tunnel
+        // may serve it (delegation), otherwise the host it asked to CONNECT to.
+        var name = !string.IsNullOrEmpty(hello.ServerName) && destination.Serves(hello.ServerName) ? hello.ServerName.ToLowerInvariant() : destination.Host;
+        return ValueTask.FromResult(new SslServerAuthenticationOptions
+        {
+            ServerCertificateContext = _certificates.Get(name),
+            ApplicationProtocols = s_http11,
+            ClientCertificateRequired = false,
+            EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+        });
+    }
+
+    private async Task RefuseMalformedAsync(ConnectionContext connection, int status, string message, string reason)
+    {
+        _metrics.Tunnel("malformed");
+        Log.MalformedProxyRequest(_logger, Client(connection), status, reason);
+        await WriteErrorAsync(connection.Transport.Output, new MatrixError(status, MatrixErrorCode.Unknown, message), connection.ConnectionClosed);
+    }
+
+    /// <summary>Answers on the raw connection (no HTTP framework here yet) and lets the caller close it.</summary>
+    internal static async Task WriteErrorAsync(PipeWriter output, MatrixError error, CancellationToken cancellationToken)
+    {
+        var body = error.ToUtf8Json();
+        var head = $"HTTP/1.1 {error.StatusCode} {Reason(error.StatusCode)}\r\nContent-Type: application/json\r\nContent-Length: {body.Length}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n";
+        await output.WriteAsync(Encoding.ASCII.GetBytes(head), cancellationToken);
+        await output.WriteAsync(body, cancellationToken);
+    }
+
+    private static string Reason(int status) => status switch
+    {
+        400 => "Bad Request",
+        403 => "Forbidden",
+        408 => "Request Timeout",
+        431 => "Request Header Fields Too Large",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        _ => "Error",
+    };
+
+    private static string Client(ConnectionContext connection) => connection.RemoteEndPoint?.ToString() ?? "unknown";
+
+    private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
+    {
+        public PipeReader Input { get; } = input;
+
+        public PipeWriter Output { get; } = output;
+    }
+}
