@@ -1,0 +1,288 @@
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using MessengerProxy.Tests.TestKit;
+
+namespace MessengerProxy.Tests.Outbound;
+
+/// <summary>
+/// What the outbound proxy refuses, and that a refused request never reaches a remote server: hosts outside
+/// the federation list, ports, paths and methods outside the server-server allowlist, X-Matrix mismatches,
+/// untrusted remote certificates, malformed CONNECT requests, stalled clients.
+/// </summary>
+public sealed class OutboundRefusalTests(OutboundFixture fixture) : IClassFixture<OutboundFixture>
+{
+    [Fact]
+    public async Task Connect_HostNotInFederationList_403BeforeTls()
+    {
+        var response = await RawHttp.SendAsync(fixture.ProxyPort, $"CONNECT unlisted.test:{fixture.RemotePort} HTTP/1.1\r\nHost: unlisted.test\r\n\r\n");
+
+        AssertMatrixError(response, 403, "M_FORBIDDEN", "unlisted.test is not part of the federation");
+        Assert.Equal("close", response.Header("Connection"));
+    }
+
+    [Fact]
+    public async Task Curl_HostNotInFederationList_FailsAtConnectAndSendsNothing()
+    {
+        var (id, exit, _, stderr) = await fixture.CurlAsync(fixture.RemoteUrl("/_matrix/federation/v1/version", "unlisted.test"));
+
+        Assert.NotEqual(0, exit);
+        Assert.Contains("403", stderr);
+        Assert.Empty(fixture.Remote.WithTestId(id));
+    }
+
+    [Theory]
+    [InlineData(22)]
+    [InlineData(80)]
+    [InlineData(8008)]
+    public async Task Connect_PortNotAllowed_403(int port)
+    {
+        var response = await RawHttp.SendAsync(fixture.ProxyPort, $"CONNECT remote.test:{port} HTTP/1.1\r\n\r\n");
+
+        AssertMatrixError(response, 403, "M_FORBIDDEN", $"Port {port} is not an allowed destination port");
+    }
+
+    [Theory]
+    [InlineData("GET", "/_matrix/client/v3/sync", 404, "M_UNRECOGNIZED")]
+    [InlineData("GET", "/_synapse/admin/v1/users", 404, "M_UNRECOGNIZED")]
+    [InlineData("GET", "/_matrix/federation/unstable/org.matrix.msc9999/x", 404, "M_UNRECOGNIZED")]
+    [InlineData("GET", "/_matrix/federation/v1/../../_synapse/admin/v1/users", 404, "M_UNRECOGNIZED")]
+    [InlineData("GET", "/_matrix/federation/v1/%2e%2e/x", 404, "M_UNRECOGNIZED")]
+    [InlineData("GET", "/_MATRIX/federation/v1/version", 404, "M_UNRECOGNIZED")]
+    [InlineData("DELETE", "/_matrix/federation/v1/send/1", 405, "M_UNRECOGNIZED")]
+    [InlineData("GET", "/_matrix/federation/v1/send/1", 405, "M_UNRECOGNIZED")]
+    public async Task InsideTunnel_PathOrMethodOutsideServerServerAllowlist_RefusedAndNotForwarded(string method, string target, int status, string errcode)
+    {
+        var id = Guid.NewGuid().ToString("N");
+        var response = await SendInNewTunnelAsync("remote.test", method, target, "remote.test",
+            $"Authorization: {OutboundFixture.XMatrix("remote.test")}\r\n{RecordingUpstream.TestIdHeader}: {id}\r\n");
+
+        AssertMatrixError(response, status, errcode);
+        Assert.Empty(fixture.Remote.WithTestId(id));
+    }
+
+    [Theory]
+    [InlineData("X-Matrix origin=\"own.test\",destination=\"other.test\",key=\"ed25519:a1\",sig=\"c2ln\"", 403, "M_FORBIDDEN", "X-Matrix destination other.test is not served by remote.test")]
+    [InlineData("X-Matrix origin=\"own.test\",destination=\"remote.test.evil\",key=\"ed25519:a1\",sig=\"c2ln\"", 403, "M_FORBIDDEN", "is not served by remote.test")]
+    [InlineData("X-Matrix origin=\"own.test\",key=\"ed25519:a1\",sig=\"c2ln\"", 401, "M_UNAUTHORIZED", "no destination")]
+    [InlineData("X-Matrix origin=\"evil.test\",destination=\"remote.test\",key=\"ed25519:a1\",sig=\"c2ln\"", 403, "M_FORBIDDEN", "origin is not this homeserver")]
+    [InlineData("Bearer token", 401, "M_UNAUTHORIZED", "X-Matrix")]
+    [InlineData(null, 401, "M_UNAUTHORIZED", "no Authorization header")]
+    public async Task InsideTunnel_XMatrixNotForThisDestination_Refused(string? authorization, int status, string errcode, string message)
+    {
+        var id = Guid.NewGuid().ToString("N");
+        var headers = (authorization is null ? string.Empty : $"Authorization: {authorization}\r\n") + $"{RecordingUpstream.TestIdHeader}: {id}\r\n";
+        var response = await SendInNewTunnelAsync("remote.test", "PUT", "/_matrix/federation/v1/send/t1", "remote.test", headers, "{}");
+
+        AssertMatrixError(response, status, errcode, message);
+        Assert.Empty(fixture.Remote.WithTestId(id));
+    }
+
+    [Fact]
+    public async Task InsideTunnel_HostHeaderNamingAnotherServer_Refused()
+    {
+        var id = Guid.NewGuid().ToString("N");
+        var response = await SendInNewTunnelAsync("remote.test", "GET", "/_matrix/federation/v1/version", "other.test", $"{RecordingUpstream.TestIdHeader}: {id}\r\n");
+
+        AssertMatrixError(response, 403, "M_FORBIDDEN", "Host header");
+        Assert.Empty(fixture.Remote.WithTestId(id));
+    }
+
+    [Fact]
+    public async Task InsideTunnel_LegacyMediaOfAnotherServer_Refused()
+    {
+        var id = Guid.NewGuid().ToString("N");
+        var response = await SendInNewTunnelAsync("remote.test", "GET", "/_matrix/media/v3/download/other.test/abc", "remote.test", $"{RecordingUpstream.TestIdHeader}: {id}\r\n");
+
+        AssertMatrixError(response, 403, "M_FORBIDDEN", "Media of other.test");
+        Assert.Empty(fixture.Remote.WithTestId(id));
+    }
+
+    [Fact]
+    public async Task InsideTunnel_DeclaredBodyOverLimit_413()
+    {
+        var id = Guid.NewGuid().ToString("N");
+        var response = await SendInNewTunnelAsync("remote.test", "PUT", "/_matrix/federation/v1/send/big", "remote.test",
+            $"Authorization: {OutboundFixture.XMatrix("remote.test")}\r\n{RecordingUpstream.TestIdHeader}: {id}\r\n", new string('x', 70_000));
+
+        AssertMatrixError(response, 413, "M_TOO_LARGE");
+        Assert.Empty(fixture.Remote.WithTestId(id));
+    }
+
+    [Fact]
+    public async Task InsideTunnel_ChunkedBodyOverLimit_413AndNotCompleted()
+    {
+        var (_, tls, client) = await fixture.OpenTunnelAsync("remote.test", fixture.RemotePort);
+        using (client)
+        await using (tls!)
+        {
+            var id = Guid.NewGuid().ToString("N");
+            var head = $"PUT /_matrix/federation/v1/send/chunked HTTP/1.1\r\nHost: remote.test\r\nTransfer-Encoding: chunked\r\n" +
+                       $"Authorization: {OutboundFixture.XMatrix("remote.test")}\r\n{RecordingUpstream.TestIdHeader}: {id}\r\n\r\n";
+            await tls.WriteAsync(Encoding.ASCII.GetBytes(head), TestContext.Current.CancellationToken);
+            var chunk = Encoding.ASCII.GetBytes($"8000\r\n{new string('y', 0x8000)}\r\n");
+            try
+            {
+                for (var i = 0; i < 4; i++)
+                {
+                    await tls.WriteAsync(chunk, TestContext.Current.CancellationToken);
+                }
+
+                await tls.WriteAsync("0\r\n\r\n"u8.ToArray(), TestContext.Current.CancellationToken);
+            }
+            catch (IOException)
+            {
+                // The proxy may cut the upload off as soon as the limit is crossed.
+            }
+
+            var response = await RawHttp.ReadResponseAsync(tls, false, TestContext.Current.CancellationToken);
+            Assert.Equal(413, response.StatusCode);
+            var received = fixture.Remote.WithTestId(id);
+            Assert.True(received.Count == 0 || received[0].BodyLength < 4 * 0x8000, "the remote must never receive the whole oversized body");
+        }
+    }
+
+    [Fact]
+    public async Task UntrustedRemoteCertificate_502AndRequestNeverSent()
+    {
+        var (id, exit, stdout, stderr) = await fixture.CurlAsync("--write-out", "\n%{http_code}",
+            "-H", "Authorization: " + OutboundFixture.XMatrix("rogue.test"), $"https://rogue.test:{fixture.RoguePort}/_matrix/federation/v1/event/%24x");
+
+        Assert.True(exit == 0, stderr);
+        Assert.EndsWith("\n502", stdout);
+        Assert.Contains("The certificate of rogue.test is not trusted", stdout);
+        Assert.Empty(fixture.Rogue.Requests);
+        Assert.Empty(fixture.Remote.WithTestId(id));
+    }
+
+    [Fact]
+    public async Task RemoteCertificateForAnotherName_502AndRequestNeverSent()
+    {
+        // nocert.test is listed and resolves to the remote, whose certificate does not name it.
+        var (id, exit, stdout, stderr) = await fixture.CurlAsync("--write-out", "\n%{http_code}", fixture.RemoteUrl("/_matrix/federation/v1/version", "nocert.test"));
+
+        Assert.True(exit == 0, stderr);
+        Assert.EndsWith("\n502", stdout);
+        Assert.Empty(fixture.Remote.WithTestId(id));
+    }
+
+    [Fact]
+    public async Task PlainHttp_ToFederationHost_Refused()
+    {
+        var (id, _, stdout, _) = await fixture.CurlAsync("--write-out", "\n%{http_code}", $"http://remote.test:{fixture.RemotePort}/_matrix/federation/v1/version");
+
+        Assert.EndsWith("\n403", stdout);
+        Assert.Empty(fixture.Remote.WithTestId(id));
+    }
+
+    [Theory]
+    [InlineData("GET /_matrix/federation/v1/version HTTP/1.1\r\nHost: remote.test\r\n\r\n", 400, "forward proxy")]
+    [InlineData("GET https://remote.test/_matrix/federation/v1/version HTTP/1.1\r\nHost: remote.test\r\n\r\n", 400, "CONNECT")]
+    [InlineData("CONNECT remote.test HTTP/1.1\r\n\r\n", 400, "host:port")]
+    [InlineData("CONNECT remote.test:99999 HTTP/1.1\r\n\r\n", 400, "host:port")]
+    [InlineData("CONNECT remote.test:8448  HTTP/1.1\r\n\r\n", 400, "")]
+    [InlineData("CONNECT remote.test:8448 HTTP/2.0\r\n\r\n", 505, "")]
+    [InlineData("CONNECT user@remote.test:8448 HTTP/1.1\r\n\r\n", 400, "host:port")]
+    [InlineData("CONNECT remote.test:8448 HTTP/1.1\r\nBroken header\r\n\r\n", 400, "header")]
+    [InlineData("CONNECT remote.test:8448 HTTP/1.1\r\nX: a\u0001b\r\n\r\n", 400, "header")]
+    [InlineData("CONNECT [::1:8448 HTTP/1.1\r\n\r\n", 400, "host:port")]
+    public async Task MalformedProxyRequests_ClearError(string request, int status, string message)
+    {
+        var response = await RawHttp.SendAsync(fixture.ProxyPort, request);
+
+        Assert.Equal(status, response.StatusCode);
+        using var body = JsonDocument.Parse(response.Body);
+        Assert.StartsWith("M_", body.RootElement.GetProperty("errcode").GetString());
+        Assert.Contains(message, body.RootElement.GetProperty("error").GetString());
+    }
+
+    [Fact]
+    public async Task GarbageBytes_AnsweredOrClosed_AndListenerKeepsWorking()
+    {
+        using (var client = new TcpClient())
+        {
+            await client.ConnectAsync("127.0.0.1", fixture.ProxyPort, TestContext.Current.CancellationToken);
+            var stream = client.GetStream();
+            await stream.WriteAsync(new byte[] { 0x16, 0x03, 0x01, 0x00, 0x05, 0xff, 0x00, 0x0d, 0x0a, 0x0d, 0x0a }, TestContext.Current.CancellationToken);
+            var buffer = new byte[4096];
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(30));
+            var read = await stream.ReadAsync(buffer, timeout.Token);
+            Assert.True(read == 0 || Encoding.ASCII.GetString(buffer, 0, read).StartsWith("HTTP/1.1 400", StringComparison.Ordinal));
+        }
+
+        var after = await RawHttp.SendAsync(fixture.ProxyPort, $"CONNECT unlisted.test:{fixture.RemotePort} HTTP/1.1\r\n\r\n");
+        Assert.Equal(403, after.StatusCode);
+    }
+
+    [Fact]
+    public async Task OversizedConnectHead_431()
+    {
+        var request = $"CONNECT remote.test:{fixture.RemotePort} HTTP/1.1\r\n" + string.Concat(Enumerable.Range(0, 200).Select(i => $"X-Flood-{i}: {new string('a', 60)}\r\n")) + "\r\n";
+
+        var response = await RawHttp.SendAsync(fixture.ProxyPort, request);
+
+        AssertMatrixError(response, 431, "M_UNKNOWN", "too large");
+    }
+
+    [Fact]
+    public async Task IncompleteConnectHead_408AfterHeadTimeout()
+    {
+        using var client = new TcpClient();
+        await client.ConnectAsync("127.0.0.1", fixture.ProxyPort, TestContext.Current.CancellationToken);
+        var stream = client.GetStream();
+        await stream.WriteAsync("CONNECT remote.test:8448 HTTP/1.1\r\nHost: rem"u8.ToArray(), TestContext.Current.CancellationToken);
+
+        var response = await RawHttp.ReadResponseAsync(stream, false, TestContext.Current.CancellationToken);
+
+        AssertMatrixError(response, 408, "M_UNKNOWN", "not received in time");
+    }
+
+    [Fact]
+    public async Task TlsHandshakeNeverStarted_TunnelClosedAfterHandshakeTimeout_OthersUnaffected()
+    {
+        using var stalled = new TcpClient();
+        await stalled.ConnectAsync("127.0.0.1", fixture.ProxyPort, TestContext.Current.CancellationToken);
+        var stream = stalled.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes($"CONNECT remote.test:{fixture.RemotePort} HTTP/1.1\r\n\r\n"), TestContext.Current.CancellationToken);
+
+        // Meanwhile another tunnel works normally.
+        var other = await SendInNewTunnelAsync("remote.test", "GET", "/_matrix/federation/v1/version", "remote.test");
+        Assert.Equal(200, other.StatusCode);
+
+        var buffer = new byte[1024];
+        var total = 0;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(60));
+        int read;
+        while ((read = await stream.ReadAsync(buffer.AsMemory(total), timeout.Token)) > 0)
+        {
+            total += read;
+        }
+
+        Assert.StartsWith("HTTP/1.1 200 Connection Established\r\n\r\n", Encoding.ASCII.GetString(buffer, 0, total));
+        Assert.Equal(39, total);
+    }
+
+    private async Task<RawResponse> SendInNewTunnelAsync(string host, string method, string target, string hostHeader, string headers = "", string body = "")
+    {
+        var (_, tls, client) = await fixture.OpenTunnelAsync(host, fixture.RemotePort);
+        using (client)
+        await using (tls!)
+        {
+            return await OutboundFixture.SendInTunnelAsync(tls, method, target, hostHeader, headers, body);
+        }
+    }
+
+    private static void AssertMatrixError(RawResponse response, int status, string errcode, string? message = null)
+    {
+        Assert.True(status == response.StatusCode, $"expected {status}, got {response.StatusCode}: {response.BodyText}");
+        Assert.Equal("application/json", response.Header("Content-Type"));
+        using var body = JsonDocument.Parse(response.Body);
+        Assert.Equal(errcode, body.RootElement.GetProperty("errcode").GetString());
+        if (message is not null)
+        {
+            Assert.Contains(message, body.RootElement.GetProperty("error").GetString());
+        }
+    }
+}

@@ -1,0 +1,199 @@
+using System.Globalization;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Text;
+using Microsoft.AspNetCore.Http;
+
+namespace MessengerProxy.Tests.TestKit;
+
+/// <summary>
+/// The outbound proxy with everything around it on loopback: a remote homeserver stand-in serving HTTPS
+/// with a certificate of its own test CA (trusted by the proxy through configuration), a second remote
+/// whose CA nobody trusts, a plain-HTTP push gateway, a registration service publishing the federation
+/// list, and the proxy CA that clients (curl, HttpClient) trust. Test host names resolve to 127.0.0.1 in
+/// the proxy only (Outbound:HostAddresses), and loopback is explicitly allowed for them.
+/// </summary>
+public class OutboundFixture : IAsyncLifetime
+{
+    public const string OwnServerName = "own.test";
+
+    /// <summary>Names in the remote's certificate; all but <c>unlisted.test</c> are in the federation list.</summary>
+    public static readonly string[] RemoteNames = ["remote.test", "deleg-src.test", "deleg-target.test", "unlisted.test", "other.test", "sso.test"];
+
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "mp-outbound-" + Guid.NewGuid().ToString("N"));
+
+    public TestCertificateAuthority ProxyCa { get; private set; } = null!;
+
+    public TestCertificateAuthority RemoteCa { get; private set; } = null!;
+
+    public TestCertificateAuthority RogueCa { get; private set; } = null!;
+
+    public string ProxyCaPath { get; private set; } = null!;
+
+    public string ProxyCaKeyPath { get; private set; } = null!;
+
+    /// <summary>The remote homeserver(s): one HTTPS server answering for every name in <see cref="RemoteNames"/>.</summary>
+    public RecordingUpstream Remote { get; private set; } = null!;
+
+    /// <summary>An HTTPS server for <c>rogue.test</c> (listed) whose certificate comes from a CA the proxy does not trust.</summary>
+    public RecordingUpstream Rogue { get; private set; } = null!;
+
+    /// <summary>A plain-HTTP push gateway, <c>push.test</c>, configured as an extra host.</summary>
+    public RecordingUpstream Push { get; private set; } = null!;
+
+    public FakeRegistrationService Registration { get; private set; } = null!;
+
+    public ProxyHost Proxy { get; private set; } = null!;
+
+    public int RemotePort => Remote.BaseUri.Port;
+
+    public int RoguePort => Rogue.BaseUri.Port;
+
+    public int PushPort => Push.BaseUri.Port;
+
+    public int ProxyPort => Proxy.OutboundPort;
+
+    protected virtual IEnumerable<string> ExtraSettings => [];
+
+    public async ValueTask InitializeAsync()
+    {
+        Directory.CreateDirectory(_directory);
+        ProxyCa = TestCertificateAuthority.Create("CN=Test Outbound Proxy CA");
+        RemoteCa = TestCertificateAuthority.Create("CN=Test Remote CA");
+        RogueCa = TestCertificateAuthority.Create("CN=Test Rogue CA");
+        (ProxyCaPath, ProxyCaKeyPath) = ProxyCa.WritePem(_directory, "proxy-ca");
+        var (remoteCaPath, _) = RemoteCa.WritePem(_directory, "remote-ca");
+
+        Remote = await RecordingUpstream.StartAsync(RemoteCa.IssueServer(RemoteNames));
+        Remote.Respond = RespondAsRemoteAsync;
+        Rogue = await RecordingUpstream.StartAsync(RogueCa.IssueServer("rogue.test"));
+        Push = await RecordingUpstream.StartAsync();
+        Registration = await FakeRegistrationService.StartAsync("remote.test", "deleg-src.test", "other.test", "rogue.test", "nocert.test");
+
+        var settings = new List<string>
+        {
+            $"Federation:RegistrationServiceUrl={Registration.Url}",
+            $"Federation:ServerName={OwnServerName}",
+            $"Outbound:CaCertificatePath={ProxyCaPath}",
+            $"Outbound:CaKeyPath={ProxyCaKeyPath}",
+            $"Outbound:AllowedPorts:0={RemotePort}",
+            $"Outbound:AllowedPorts:1={RoguePort}",
+            "Outbound:AllowedPorts:2=8448",
+            "Outbound:AllowedNetworks:0=127.0.0.1",
+            $"Outbound:TrustedCaPaths:0={remoteCaPath}",
+            $"Outbound:ExtraHosts:0=push.test:{PushPort}",
+            "Outbound:ExtraHosts:1=sso.test",
+            "Outbound:MaxRequestBodyBytes=65536",
+            "Outbound:HandshakeTimeout=00:00:02",
+            "Outbound:RequestHeadTimeout=00:00:02",
+        };
+        foreach (var name in RemoteNames.Concat(["rogue.test", "nocert.test", "push.test"]))
+        {
+            settings.Add($"Outbound:HostAddresses:{name}=127.0.0.1");
+        }
+
+        settings.AddRange(ExtraSettings);
+        Proxy = await ProxyHost.StartAsync(Push.BaseUri.ToString().TrimEnd('/'), settings.ToArray());
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Proxy.DisposeAsync();
+        await Remote.DisposeAsync();
+        await Rogue.DisposeAsync();
+        await Push.DisposeAsync();
+        await Registration.DisposeAsync();
+        ProxyCa.Dispose();
+        RemoteCa.Dispose();
+        RogueCa.Dispose();
+        TestDirectories.Delete(_directory);
+        GC.SuppressFinalize(this);
+    }
+
+    public static string XMatrix(string destination, string origin = OwnServerName) =>
+        $"X-Matrix origin=\"{origin}\",destination=\"{destination}\",key=\"ed25519:a1\",sig=\"c2lnbmF0dXJl\"";
+
+    /// <summary>curl through the proxy, trusting only the proxy CA; a fresh test id header is added and returned.</summary>
+    public async Task<(string TestId, int ExitCode, string Stdout, string Stderr)> CurlAsync(params string[] args)
+    {
+        var id = Guid.NewGuid().ToString("N");
+        var (exit, stdout, stderr) = await Curl.RunAsync(
+            ["--proxy", $"http://127.0.0.1:{ProxyPort}", "--cacert", ProxyCaPath, "--path-as-is", "-H", $"{RecordingUpstream.TestIdHeader}: {id}", .. args]);
+        return (id, exit, stdout, stderr);
+    }
+
+    public string RemoteUrl(string path, string host = "remote.test") => $"https://{host}:{RemotePort}{path}";
+
+    /// <summary>Opens a CONNECT tunnel by hand; returns the proxy's answer to CONNECT and, if it was 200, the TLS stream inside.</summary>
+    public async Task<(RawResponse? Refusal, SslStream? Tls, TcpClient Client)> OpenTunnelAsync(string host, int port, string? serverName = null)
+    {
+        var client = new TcpClient();
+        await client.ConnectAsync("127.0.0.1", ProxyPort, TestContext.Current.CancellationToken);
+        var stream = client.GetStream();
+        var authority = host.Contains(':') ? $"[{host}]:{port}" : $"{host}:{port}";
+        await stream.WriteAsync(Encoding.ASCII.GetBytes($"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n"), TestContext.Current.CancellationToken);
+        var status = await ReadConnectStatusAsync(stream);
+        if (status != 200)
+        {
+            return (new RawResponse(status, string.Empty, [], []), null, client);
+        }
+
+        var tls = new SslStream(stream, leaveInnerStreamOpen: false, ProxyCa.Validator);
+        await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = serverName ?? host }, TestContext.Current.CancellationToken);
+        return (null, tls, client);
+    }
+
+    /// <summary>Sends one request inside an open tunnel and reads its response.</summary>
+    public static async Task<RawResponse> SendInTunnelAsync(Stream tls, string method, string target, string host, string extraHeaders = "", string body = "")
+    {
+        var bodyBytes = Encoding.UTF8.GetBytes(body);
+        var head = $"{method} {target} HTTP/1.1\r\nHost: {host}\r\n{extraHeaders}"
+            + (bodyBytes.Length > 0 || method is "POST" or "PUT" ? $"Content-Length: {bodyBytes.Length}\r\n" : string.Empty) + "\r\n";
+        await tls.WriteAsync(Encoding.Latin1.GetBytes(head), TestContext.Current.CancellationToken);
+        await tls.WriteAsync(bodyBytes, TestContext.Current.CancellationToken);
+        return await RawHttp.ReadResponseAsync(tls, method == "HEAD", TestContext.Current.CancellationToken);
+    }
+
+    /// <summary>Reads the CONNECT answer's status line and headers only (a 200 has no body; the TLS bytes follow).</summary>
+    private static async Task<int> ReadConnectStatusAsync(NetworkStream stream)
+    {
+        var head = new List<byte>();
+        var one = new byte[1];
+        while (head.Count < 16 * 1024)
+        {
+            if (await stream.ReadAsync(one, TestContext.Current.CancellationToken) == 0)
+            {
+                break;
+            }
+
+            head.Add(one[0]);
+            if (head.Count >= 4 && head[^1] == '\n' && head[^2] == '\r' && head[^3] == '\n' && head[^4] == '\r')
+            {
+                break;
+            }
+        }
+
+        var text = Encoding.ASCII.GetString(head.ToArray());
+        var parts = text.Split(' ', 3);
+        return parts.Length >= 2 && int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var status) ? status : -1;
+    }
+
+    private Task RespondAsRemoteAsync(HttpContext context, RecordedRequest request)
+    {
+        if (request.RawTarget == "/.well-known/matrix/server")
+        {
+            context.Response.ContentType = "application/json";
+            var host = (request.Header("Host") ?? string.Empty).Split(':')[0];
+            if (host == "deleg-src.test")
+            {
+                return context.Response.WriteAsync($$"""{"m.server":"deleg-target.test:{{RemotePort}}"}""");
+            }
+
+            context.Response.StatusCode = 404;
+            return context.Response.WriteAsync("""{"errcode":"M_NOT_FOUND","error":"no delegation"}""");
+        }
+
+        context.Response.ContentType = "application/json";
+        return context.Response.WriteAsJsonAsync(new { ok = true, host = request.Header("Host"), target = request.RawTarget });
+    }
+}
