@@ -41,6 +41,7 @@ public static class OutboundServiceCollectionExtensions
         services.AddSingleton<DelegationTable>();
         services.AddSingleton<DestinationPolicy>();
         services.AddSingleton<OutboundEndpoints>();
+        services.AddSingleton<UpstreamConnector>();
         services.AddSingleton<UpstreamClient>();
         services.AddSingleton<OutboundRequestHandler>();
         services.AddSingleton<TunnelMiddleware>();

@@ -103,6 +103,12 @@ public sealed class OutboundOptions
     /// </summary>
     public Dictionary<string, string> Delegations { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 
+    /// <summary>
+    /// Terminate TLS of extra hosts too (then the homeserver must trust the proxy CA for them as well). Off:
+    /// their CONNECT tunnels are relayed end to end, as nothing inside them is checked.
+    /// </summary>
+    public bool InterceptExtraHosts { get; set; }
+
     /// <summary>Refuse authenticated federation requests whose X-Matrix header has no <c>destination</c> (Synapse always sends it).</summary>
     public bool RequireXMatrixDestination { get; set; } = true;
 

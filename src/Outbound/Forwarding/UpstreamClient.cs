@@ -1,9 +1,7 @@
 using System.Net;
 using System.Net.Security;
-using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 using MessengerProxy.Outbound.Configuration;
-using MessengerProxy.Outbound.Destinations;
 using Microsoft.Extensions.Options;
 
 namespace MessengerProxy.Outbound.Forwarding;
@@ -15,13 +13,13 @@ namespace MessengerProxy.Outbound.Forwarding;
 /// </summary>
 internal sealed class UpstreamClient : IDisposable
 {
-    private readonly DestinationResolver _resolver;
+    private readonly UpstreamConnector _connector;
     private readonly X509Certificate2Collection _extraRoots;
 
-    public UpstreamClient(IOptions<OutboundOptions> options, DestinationResolver resolver)
+    public UpstreamClient(IOptions<OutboundOptions> options, UpstreamConnector connector)
     {
         var settings = options.Value;
-        _resolver = resolver;
+        _connector = connector;
         _extraRoots = [];
         foreach (var path in settings.TrustedCaPaths)
         {
@@ -52,39 +50,8 @@ internal sealed class UpstreamClient : IDisposable
 
     public void Dispose() => Invoker.Dispose();
 
-    private async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
-    {
-        var endpoint = context.DnsEndPoint;
-        var (addresses, failure) = await _resolver.ResolveAsync(endpoint.Host, cancellationToken);
-        if (failure != ResolveFailure.None)
-        {
-            throw new HttpRequestException(HttpRequestError.NameResolutionError,
-                failure == ResolveFailure.Forbidden ? $"{endpoint.Host} resolves only to addresses the proxy must not connect to" : $"{endpoint.Host} cannot be resolved");
-        }
-
-        Exception? last = null;
-        foreach (var address in addresses)
-        {
-            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            try
-            {
-                await socket.ConnectAsync(new IPEndPoint(address, endpoint.Port), cancellationToken);
-                return new NetworkStream(socket, ownsSocket: true);
-            }
-            catch (SocketException ex)
-            {
-                socket.Dispose();
-                last = ex;
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
-        }
-
-        throw new HttpRequestException(HttpRequestError.ConnectionError, $"cannot connect to {endpoint.Host}:{endpoint.Port}", last);
-    }
+    private ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken) =>
+        _connector.ConnectAsync(context.DnsEndPoint.Host, context.DnsEndPoint.Port, cancellationToken);
 
     private bool Validate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
     {

@@ -1,12 +1,14 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Security;
+using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Text;
 using MessengerProxy.Outbound.Certificates;
 using MessengerProxy.Outbound.Configuration;
 using MessengerProxy.Outbound.Destinations;
 using MessengerProxy.Outbound.Diagnostics;
+using MessengerProxy.Outbound.Forwarding;
 using MessengerProxy.Policy;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
@@ -27,16 +29,18 @@ internal sealed class TunnelMiddleware
     private static readonly List<SslApplicationProtocol> s_http11 = [SslApplicationProtocol.Http11];
 
     private readonly DestinationPolicy _destinations;
+    private readonly UpstreamConnector _connector;
     private readonly LeafCertificateCache _certificates;
     private readonly OutboundMetrics _metrics;
     private readonly ILogger _logger;
     private readonly OutboundOptions _options;
     private int _open;
 
-    public TunnelMiddleware(DestinationPolicy destinations, LeafCertificateCache certificates, OutboundMetrics metrics,
+    public TunnelMiddleware(DestinationPolicy destinations, UpstreamConnector connector, LeafCertificateCache certificates, OutboundMetrics metrics,
         IOptions<OutboundOptions> options, ILogger<TunnelMiddleware> logger)
     {
         _destinations = destinations;
+        _connector = connector;
         _certificates = certificates;
         _metrics = metrics;
         _options = options.Value;
@@ -154,8 +158,52 @@ internal sealed class TunnelMiddleware
             return;
         }
 
+        if (destination.Kind == DestinationKind.Extra && !_options.InterceptExtraHosts)
+        {
+            await RelayAsync(connection, destination);
+            return;
+        }
+
         await connection.Transport.Output.WriteAsync(s_established, connection.ConnectionClosed);
         await InterceptAsync(connection, next, destination);
+    }
+
+    /// <summary>
+    /// Extra hosts (push gateway, SSO) have no Matrix rules to check inside, so their TLS is left end to end:
+    /// the homeserver verifies the real certificate and the proxy only relays bytes to an allowed address.
+    /// </summary>
+    private async Task RelayAsync(ConnectionContext connection, Destination destination)
+    {
+        Stream upstream;
+        try
+        {
+            upstream = await _connector.ConnectAsync(destination.Host, destination.Port, connection.ConnectionClosed);
+        }
+        catch (HttpRequestException ex)
+        {
+            _metrics.Tunnel("refused");
+            Log.TunnelRefused(_logger, destination.Host, destination.Port, Client(connection), 502, ex.Message);
+            await WriteErrorAsync(connection.Transport.Output, new MatrixError(502, MatrixErrorCode.Unknown, $"Cannot connect to {destination.Host}:{destination.Port}"), connection.ConnectionClosed);
+            return;
+        }
+
+        await using (upstream)
+        {
+            await connection.Transport.Output.WriteAsync(s_established, connection.ConnectionClosed);
+            _metrics.Tunnel("relayed");
+            var toUpstream = CopyAndCloseAsync(connection.Transport.Input, upstream, connection.ConnectionClosed);
+            var toClient = upstream.CopyToAsync(connection.Transport.Output, connection.ConnectionClosed);
+            await Task.WhenAny(toUpstream, toClient);
+        }
+    }
+
+    private static async Task CopyAndCloseAsync(PipeReader from, Stream to, CancellationToken cancellationToken)
+    {
+        await from.CopyToAsync(to, cancellationToken);
+        if (to is NetworkStream network)
+        {
+            network.Socket.Shutdown(SocketShutdown.Send);
+        }
     }
 
     private async Task InterceptAsync(ConnectionContext connection, ConnectionDelegate next, Destination destination)

@@ -32,6 +32,8 @@ public class OutboundFixture : IAsyncLifetime
 
     public string ProxyCaKeyPath { get; private set; } = null!;
 
+    public string RemoteCaPath { get; private set; } = null!;
+
     /// <summary>The remote homeserver(s): one HTTPS server answering for every name in <see cref="RemoteNames"/>.</summary>
     public RecordingUpstream Remote { get; private set; } = null!;
 
@@ -62,7 +64,7 @@ public class OutboundFixture : IAsyncLifetime
         RemoteCa = TestCertificateAuthority.Create("CN=Test Remote CA");
         RogueCa = TestCertificateAuthority.Create("CN=Test Rogue CA");
         (ProxyCaPath, ProxyCaKeyPath) = ProxyCa.WritePem(_directory, "proxy-ca");
-        var (remoteCaPath, _) = RemoteCa.WritePem(_directory, "remote-ca");
+        (RemoteCaPath, _) = RemoteCa.WritePem(_directory, "remote-ca");
 
         Remote = await RecordingUpstream.StartAsync(RemoteCa.IssueServer(RemoteNames));
         Remote.Respond = RespondAsRemoteAsync;
@@ -80,7 +82,7 @@ public class OutboundFixture : IAsyncLifetime
             $"Outbound:AllowedPorts:1={RoguePort}",
             "Outbound:AllowedPorts:2=8448",
             "Outbound:AllowedNetworks:0=127.0.0.1",
-            $"Outbound:TrustedCaPaths:0={remoteCaPath}",
+            $"Outbound:TrustedCaPaths:0={RemoteCaPath}",
             $"Outbound:ExtraHosts:0=push.test:{PushPort}",
             "Outbound:ExtraHosts:1=sso.test",
             "Outbound:MaxRequestBodyBytes=65536",
@@ -108,6 +110,15 @@ public class OutboundFixture : IAsyncLifetime
         RogueCa.Dispose();
         TestDirectories.Delete(_directory);
         GC.SuppressFinalize(this);
+    }
+
+    /// <summary>curl through the proxy with the given CA file instead of the proxy CA.</summary>
+    public async Task<(string TestId, int ExitCode, string Stdout, string Stderr)> CurlTrustingAsync(string caPath, params string[] args)
+    {
+        var id = Guid.NewGuid().ToString("N");
+        var (exit, stdout, stderr) = await Curl.RunAsync(
+            ["--proxy", $"http://127.0.0.1:{ProxyPort}", "--cacert", caPath, "--path-as-is", "-H", $"{RecordingUpstream.TestIdHeader}: {id}", .. args]);
+        return (id, exit, stdout, stderr);
     }
 
     public static string XMatrix(string destination, string origin = OwnServerName) =>
@@ -195,5 +206,11 @@ public class OutboundFixture : IAsyncLifetime
 
         context.Response.ContentType = "application/json";
         return context.Response.WriteAsJsonAsync(new { ok = true, host = request.Header("Host"), target = request.RawTarget });
+    }
+
+    /// <summary>The same set-up with TLS of extra hosts intercepted as well.</summary>
+    public sealed class InterceptingExtraHosts : OutboundFixture
+    {
+        protected override IEnumerable<string> ExtraSettings => ["Outbound:InterceptExtraHosts=true"];
     }
 }
