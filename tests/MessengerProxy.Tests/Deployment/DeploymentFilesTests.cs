@@ -22,6 +22,7 @@ public sealed class DeploymentFilesTests
         [HealthOptions.SectionName] = typeof(HealthOptions),
         [FederationOptions.SectionName] = typeof(FederationOptions),
         [RegistrationOptions.SectionName] = typeof(RegistrationOptions),
+        [MessengerProxy.Outbound.Configuration.OutboundOptions.SectionName] = typeof(MessengerProxy.Outbound.Configuration.OutboundOptions),
     };
 
     private readonly YamlMappingNode _compose = Load("docker-compose.yml");
@@ -130,6 +131,18 @@ public sealed class DeploymentFilesTests
         Assert.Contains(Sequence(caInit, "volumes").Select(v => ((YamlScalarNode)v).Value!), m => m.StartsWith(volume + ":", StringComparison.Ordinal));
         Assert.Equal(Path.GetDirectoryName(caFile), Sequence(caInit, "entrypoint").Select(e => ((YamlScalarNode)e).Value).Last());
         Assert.True(File.Exists(RepoPaths.Combine("certificates", "create-ca.sh")));
+
+        // The proxy signs with the key beside that certificate, from the same volume, and waits for it.
+        Assert.Equal(caFile, ProxyEnvironment["Outbound__CaCertificatePath"]);
+        Assert.Equal(Path.Combine(Path.GetDirectoryName(caFile)!, "ca.key"), ProxyEnvironment["Outbound__CaKeyPath"]);
+        Assert.Contains(Sequence(Proxy, "volumes").Select(v => ((YamlScalarNode)v).Value!), m => m.StartsWith(volume + ":" + Path.GetDirectoryName(caFile), StringComparison.Ordinal));
+        Assert.Equal("service_completed_successfully", Scalar(Map(Map(Proxy, "depends_on"), "ca-init"), "condition"));
+
+        // Port 8093 is for Synapse only: never published on the host.
+        var published = Proxy.Children.TryGetValue(new YamlScalarNode("ports"), out var ports)
+            ? ((YamlSequenceNode)ports).Select(p => ((YamlScalarNode)p).Value!).ToList()
+            : [];
+        Assert.DoesNotContain(published, p => p.EndsWith(":8093", StringComparison.Ordinal) || p == "8093");
     }
 
     [Fact]
