@@ -49,7 +49,7 @@ public sealed class LeafCertificateCache : IDisposable
         {
             if (!_entries.TryGetValue(host, out entry!) || now >= entry.RenewAt)
             {
-                entry = new Entry(new Lazy<Leaf>(() => Mint(host), LazyThreadSafetyMode.ExecutionAndPublication));
+                entry = new Entry(new Lazy<Leaf>(() => Mint(host), LazyThreadSafetyMode.ExecutionAndPublication)) { LastUsed = now };
                 _entries[host] = entry;
                 if (_entries.Count > _capacity)
                 {

@@ -123,15 +123,23 @@ public sealed class OutboundOptions
         }
     }
 
-    /// <summary>Splits <c>host</c>, <c>host:port</c> or <c>[v6]:port</c>; the host comes back lower-case without brackets.</summary>
+    /// <summary>Splits <c>host</c>, <c>host:port</c> or <c>[v6]:port</c>; the host comes back lower-case without brackets, the port -1 when malformed.</summary>
     internal static (string Host, int? Port) SplitHostPort(string text)
     {
         text = text.Trim();
         if (text.StartsWith('['))
         {
+            // Only [IPv6] or [IPv6]:port; anything else is malformed (port -1).
             var close = text.IndexOf(']');
-            var host = close > 0 ? text[1..close] : text;
-            return (host.ToLowerInvariant(), close > 0 && close + 1 < text.Length && text[close + 1] == ':' ? ParsePort(text[(close + 2)..]) : null);
+            if (close < 0 || !IPAddress.TryParse(text[1..close], out var v6) || v6.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
+            {
+                return (text.ToLowerInvariant(), -1);
+            }
+
+            var host = text[1..close].ToLowerInvariant();
+            return close + 1 == text.Length ? (host, null)
+                : text[close + 1] == ':' ? (host, ParsePort(text[(close + 2)..]))
+                : (host, -1);
         }
 
         var colon = text.LastIndexOf(':');

@@ -95,7 +95,8 @@ internal sealed class OutboundRequestHandler
         }
         finally
         {
-            var kind = request?.Destination.Kind switch
+            // Refused requests count under their tunnel's kind too; only plain requests refused early have none.
+            var kind = (request?.Destination ?? context.Features.Get<TunnelFeature>()?.Destination)?.Kind switch
             {
                 DestinationKind.Federation => "federation",
                 DestinationKind.Extra => "extra",

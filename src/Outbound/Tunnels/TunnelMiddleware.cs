@@ -149,7 +149,8 @@ internal sealed class TunnelMiddleware
             return;
         }
 
-        var (destination, refusal) = await _destinations.AuthorizeAsync(host, port, tls: true, headTimeout.Token);
+        // Name resolution and a federation list refresh have time limits of their own; the head's is spent.
+        var (destination, refusal) = await _destinations.AuthorizeAsync(host, port, tls: true, connection.ConnectionClosed);
         if (destination is null)
         {
             _metrics.Tunnel("refused");
