@@ -16,11 +16,15 @@ internal interface IResponseRewriter
 internal sealed class VersionsRewriter : IResponseRewriter
 {
     private readonly HashSet<string> _allowedUnstable;
+    private readonly IReadOnlyList<KeyValuePair<string, JsonNode>> _advertised;
 
-    public VersionsRewriter(IOptions<InboundOptions> options) =>
+    public VersionsRewriter(IOptions<InboundOptions> options, IEnumerable<IVersionsAdvertisement> advertisements)
+    {
         _allowedUnstable = new HashSet<string>(options.Value.AllowedUnstableFeatures, StringComparer.Ordinal);
+        _advertised = advertisements.SelectMany(a => a.Members).ToList();
+    }
 
-    public byte[] Rewrite(ReadOnlyMemory<byte> body) => VersionsDocument.Filter(body, MatrixSpecVersion.V1_11, _allowedUnstable);
+    public byte[] Rewrite(ReadOnlyMemory<byte> body) => VersionsDocument.Filter(body, MatrixSpecVersion.V1_11, _allowedUnstable, _advertised);
 }
 
 /// <summary>Points <c>m.homeserver.base_url</c> of <c>/.well-known/matrix/client</c> at the proxy's public URL.</summary>

@@ -10,7 +10,9 @@ namespace MessengerProxy.Policy.Versions;
 public static class VersionsDocument
 {
     /// <summary>Filters <paramref name="utf8Json"/>; throws <see cref="FormatException"/> for anything that is not a versions object.</summary>
-    public static byte[] Filter(ReadOnlyMemory<byte> utf8Json, MatrixSpecVersion maximum, IReadOnlySet<string> allowedUnstableFeatures)
+    /// <param name="advertised">Top-level members the proxy adds (e.g. the low-bandwidth front door), replacing the homeserver's of the same name.</param>
+    public static byte[] Filter(ReadOnlyMemory<byte> utf8Json, MatrixSpecVersion maximum, IReadOnlySet<string> allowedUnstableFeatures,
+        IReadOnlyList<KeyValuePair<string, System.Text.Json.Nodes.JsonNode>>? advertised = null)
     {
         ArgumentNullException.ThrowIfNull(allowedUnstableFeatures);
         JsonDocument document;
@@ -67,10 +69,16 @@ public static class VersionsDocument
 
                         writer.WriteEndObject();
                     }
-                    else
+                    else if (advertised is null || !advertised.Any(a => property.NameEquals(a.Key)))
                     {
                         property.WriteTo(writer);
                     }
+                }
+
+                foreach (var (name, value) in advertised ?? [])
+                {
+                    writer.WritePropertyName(name);
+                    value.WriteTo(writer);
                 }
 
                 writer.WriteEndObject();

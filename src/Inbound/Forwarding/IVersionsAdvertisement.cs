@@ -1,0 +1,13 @@
+using System.Text.Json.Nodes;
+
+namespace MessengerProxy.Inbound.Forwarding;
+
+/// <summary>
+/// Something the proxy itself offers and announces in <c>/_matrix/client/versions</c> (e.g. the MSC3079
+/// front door), whichever transport the request came by.
+/// </summary>
+public interface IVersionsAdvertisement
+{
+    /// <summary>Top-level members to add, replacing the homeserver's members of the same names.</summary>
+    IEnumerable<KeyValuePair<string, JsonNode>> Members { get; }
+}

@@ -1,0 +1,367 @@
+using System.Buffers;
+using System.Formats.Cbor;
+using System.Globalization;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
+namespace MessengerProxy.LowBandwidth.Cbor;
+
+/// <summary>A body that cannot be converted; the message is safe to show to the client.</summary>
+public sealed class CborConversionException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// Converts between the homeserver's JSON and MSC3079 CBOR. JSON → CBOR writes integers as CBOR integers,
+/// replaces known keys by their integer shorthand (at every level) when asked to, and sorts keys in
+/// RFC 7049 canonical (length-first) order, which reproduces the MSC's test vector byte for byte.
+/// CBOR → JSON expands integer keys (unknown ones become decimal strings), lets a text key win over the
+/// integer key of the same name, accepts definite and indefinite lengths, and refuses anything that has
+/// no faithful JSON form or exceeds the depth and size limits.
+/// </summary>
+public sealed class CborJsonConverter
+{
+    private static readonly JsonWriterOptions s_writerOptions = new()
+    {
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        SkipValidation = true,
+    };
+
+    private readonly CborKeyTable _keys;
+    private readonly int _maxDepth;
+    private readonly int _maxItems;
+
+    /// <param name="maxDepth">Deepest nesting of maps and arrays accepted either way.</param>
+    /// <param name="maxItems">Most data items (keys and values) one document may hold; bounds the work a tiny body can cause.</param>
+    public CborJsonConverter(CborKeyTable keys, int maxDepth = 64, int maxItems = 1_000_000)
+    {
+        _keys = keys;
+        _maxDepth = maxDepth;
+        _maxItems = maxItems;
+    }
+
+    public CborKeyTable Keys => _keys;
+
+    /// <summary>UTF-8 JSON to CBOR; <paramref name="integerKeys"/> selects the shorthand keys.</summary>
+    public byte[] JsonToCbor(ReadOnlySpan<byte> utf8Json, bool integerKeys)
+    {
+        var reader = new Utf8JsonReader(utf8Json, new JsonReaderOptions { MaxDepth = _maxDepth, CommentHandling = JsonCommentHandling.Disallow });
+        var writer = new CborWriter(CborConformanceMode.Canonical, convertIndefiniteLengthEncodings: true);
+        try
+        {
+            // The reader itself refuses empty input and anything after the first value.
+            reader.Read();
+            var items = 0;
+            WriteJsonValue(ref reader, writer, integerKeys, ref items);
+            reader.Read();
+            return writer.Encode();
+        }
+        catch (JsonException ex)
+        {
+            throw new CborConversionException($"The JSON body is not valid JSON: {ex.Message}", ex);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // CborWriter refuses duplicate keys in canonical mode.
+            throw new CborConversionException($"The JSON body cannot be represented in CBOR: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>CBOR to UTF-8 JSON. Reports whether any integer key was used (the client speaks the key table).</summary>
+    public byte[] CborToJson(ReadOnlyMemory<byte> cbor, out bool usedIntegerKeys)
+    {
+        var reader = new CborReader(cbor, CborConformanceMode.Lax, allowMultipleRootLevelValues: false);
+        var buffer = new ArrayBufferWriter<byte>(Math.Max(256, cbor.Length * 2));
+        usedIntegerKeys = false;
+        try
+        {
+            using (var writer = new Utf8JsonWriter(buffer, s_writerOptions))
+            {
+                var items = 0;
+                WriteCborValue(reader, writer, 0, ref items, ref usedIntegerKeys);
+                if (reader.BytesRemaining > 0)
+                {
+                    throw new CborConversionException("The CBOR body has data after its first item");
+                }
+            }
+
+            return buffer.WrittenSpan.ToArray();
+        }
+        catch (CborContentException ex)
+        {
+            throw new CborConversionException($"The CBOR body is malformed: {ex.Message}", ex);
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new CborConversionException($"The CBOR body is malformed: {ex.Message}", ex);
+        }
+    }
+
+    private void WriteJsonValue(ref Utf8JsonReader reader, CborWriter writer, bool integerKeys, ref int items)
+    {
+        if (++items > _maxItems)
+        {
+            throw new CborConversionException($"The JSON body has more than {_maxItems} items");
+        }
+
+        switch (reader.TokenType)
+        {
+            case JsonTokenType.StartObject:
+                writer.WriteStartMap(null);
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    WriteKey(ref reader, writer, integerKeys);
+                    reader.Read();
+                    WriteJsonValue(ref reader, writer, integerKeys, ref items);
+                }
+
+                writer.WriteEndMap();
+                break;
+
+            case JsonTokenType.StartArray:
+                writer.WriteStartArray(null);
+                while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                {
+                    WriteJsonValue(ref reader, writer, integerKeys, ref items);
+                }
+
+                writer.WriteEndArray();
+                break;
+
+            case JsonTokenType.String:
+                writer.WriteTextString(reader.GetString()!);
+                break;
+
+            case JsonTokenType.Number:
+                if (reader.TryGetInt64(out var integer))
+                {
+                    writer.WriteInt64(integer);
+                }
+                else if (reader.TryGetUInt64(out var unsigned))
+                {
+                    writer.WriteUInt64(unsigned);
+                }
+                else
+                {
+                    // Matrix's canonical JSON has no fractions, but other JSON the homeserver sends may.
+                    writer.WriteDouble(reader.GetDouble());
+                }
+
+                break;
+
+            case JsonTokenType.True:
+                writer.WriteBoolean(true);
+                break;
+            case JsonTokenType.False:
+                writer.WriteBoolean(false);
+                break;
+            case JsonTokenType.Null:
+                writer.WriteNull();
+                break;
+            default:
+                throw new CborConversionException($"Unexpected JSON token {reader.TokenType}");
+        }
+    }
+
+    private void WriteKey(ref Utf8JsonReader reader, CborWriter writer, bool integerKeys)
+    {
+        var name = reader.GetString()!;
+        if (integerKeys && _keys.TryGetInteger(name, out var shorthand))
+        {
+            writer.WriteInt32(shorthand);
+        }
+        else
+        {
+            writer.WriteTextString(name);
+        }
+    }
+
+    private void WriteCborValue(CborReader reader, Utf8JsonWriter writer, int depth, ref int items, ref bool usedIntegerKeys)
+    {
+        if (++items > _maxItems)
+        {
+            throw new CborConversionException($"The CBOR body has more than {_maxItems} items");
+        }
+
+        var state = reader.PeekState();
+        while (state == CborReaderState.Tag)
+        {
+            // Tags add meaning JSON cannot carry (dates, big numbers); the tagged item itself is what counts.
+            var tag = reader.ReadTag();
+            if (tag is CborTag.UnsignedBigNum or CborTag.NegativeBigNum or CborTag.DecimalFraction or CborTag.BigFloat)
+            {
+                throw new CborConversionException($"CBOR tag {(ulong)tag} (big or decimal number) has no JSON form");
+            }
+
+            state = reader.PeekState();
+        }
+
+        switch (state)
+        {
+            case CborReaderState.StartMap:
+                if (depth >= _maxDepth)
+                {
+                    throw new CborConversionException($"The CBOR body is nested deeper than {_maxDepth} levels");
+                }
+
+                WriteMap(reader, writer, depth + 1, ref items, ref usedIntegerKeys);
+                break;
+
+            case CborReaderState.StartArray:
+                if (depth >= _maxDepth)
+                {
+                    throw new CborConversionException($"The CBOR body is nested deeper than {_maxDepth} levels");
+                }
+
+                reader.ReadStartArray();
+                writer.WriteStartArray();
+                while (reader.PeekState() != CborReaderState.EndArray)
+                {
+                    WriteCborValue(reader, writer, depth + 1, ref items, ref usedIntegerKeys);
+                }
+
+                reader.ReadEndArray();
+                writer.WriteEndArray();
+                break;
+
+            case CborReaderState.TextString or CborReaderState.StartIndefiniteLengthTextString:
+                writer.WriteStringValue(reader.ReadTextString());
+                break;
+
+            case CborReaderState.ByteString or CborReaderState.StartIndefiniteLengthByteString:
+                // As matrix-org/lb does (Go's JSON encoding of []byte): unpadded would break it, so standard base64.
+                writer.WriteStringValue(Convert.ToBase64String(reader.ReadByteString()));
+                break;
+
+            case CborReaderState.UnsignedInteger:
+                writer.WriteNumberValue(reader.ReadUInt64());
+                break;
+
+            case CborReaderState.NegativeInteger:
+                var negative = reader.ReadCborNegativeIntegerRepresentation();
+                if (negative > long.MaxValue)
+                {
+                    throw new CborConversionException("A CBOR integer is too small for JSON");
+                }
+
+                writer.WriteNumberValue(-1 - (long)negative);
+                break;
+
+            case CborReaderState.HalfPrecisionFloat or CborReaderState.SinglePrecisionFloat or CborReaderState.DoublePrecisionFloat:
+                WriteNumber(writer, reader.ReadDouble());
+                break;
+
+            case CborReaderState.Boolean:
+                writer.WriteBooleanValue(reader.ReadBoolean());
+                break;
+
+            case CborReaderState.Null:
+                reader.ReadNull();
+                writer.WriteNullValue();
+                break;
+
+            case CborReaderState.SimpleValue:
+                var simple = reader.ReadSimpleValue();
+                if (simple != CborSimpleValue.Undefined)
+                {
+                    throw new CborConversionException($"CBOR simple value {(byte)simple} has no JSON form");
+                }
+
+                writer.WriteNullValue();
+                break;
+
+            default:
+                throw new CborConversionException($"Unexpected CBOR item ({state})");
+        }
+    }
+
+    private void WriteMap(CborReader reader, Utf8JsonWriter writer, int depth, ref int items, ref bool usedIntegerKeys)
+    {
+        reader.ReadStartMap();
+
+        // Each value is converted once into its own buffer, so a text key can replace an integer key of the
+        // same name whatever their order, and duplicates can be refused.
+        var entries = new List<(string Name, bool FromInteger, byte[] Json)>();
+        var index = new Dictionary<string, int>(StringComparer.Ordinal);
+        while (reader.PeekState() != CborReaderState.EndMap)
+        {
+            string name;
+            bool fromInteger;
+            switch (reader.PeekState())
+            {
+                case CborReaderState.TextString or CborReaderState.StartIndefiniteLengthTextString:
+                    name = reader.ReadTextString();
+                    fromInteger = false;
+                    break;
+                case CborReaderState.UnsignedInteger:
+                    var key = reader.ReadUInt64();
+                    name = key <= long.MaxValue && _keys.TryGetName((long)key, out var known) ? known : key.ToString(CultureInfo.InvariantCulture);
+                    fromInteger = true;
+                    usedIntegerKeys = true;
+                    break;
+                case CborReaderState.NegativeInteger:
+                    name = "-" + (reader.ReadCborNegativeIntegerRepresentation() + 1).ToString(CultureInfo.InvariantCulture);
+                    fromInteger = true;
+                    usedIntegerKeys = true;
+                    break;
+                default:
+                    throw new CborConversionException($"A CBOR map key must be a text string or an integer, not {reader.PeekState()}");
+            }
+
+            var value = new ArrayBufferWriter<byte>();
+            using (var valueWriter = new Utf8JsonWriter(value, s_writerOptions))
+            {
+                WriteCborValue(reader, valueWriter, depth, ref items, ref usedIntegerKeys);
+            }
+
+            if (index.TryGetValue(name, out var existing))
+            {
+                var previous = entries[existing];
+                if (previous.FromInteger == fromInteger)
+                {
+                    throw new CborConversionException($"The CBOR map has the key '{Truncate(name)}' twice");
+                }
+
+                // MSC3079: "If this happens, the string key MUST be used."
+                if (!fromInteger)
+                {
+                    entries[existing] = (name, false, value.WrittenSpan.ToArray());
+                }
+
+                continue;
+            }
+
+            index[name] = entries.Count;
+            entries.Add((name, fromInteger, value.WrittenSpan.ToArray()));
+        }
+
+        reader.ReadEndMap();
+        writer.WriteStartObject();
+        foreach (var (name, _, json) in entries)
+        {
+            writer.WritePropertyName(name);
+            writer.WriteRawValue(json, skipInputValidation: true);
+        }
+
+        writer.WriteEndObject();
+    }
+
+    private static void WriteNumber(Utf8JsonWriter writer, double value)
+    {
+        if (double.IsNaN(value) || double.IsInfinity(value))
+        {
+            throw new CborConversionException("A CBOR float is NaN or infinite, which JSON cannot hold");
+        }
+
+        // Integral floats (lb's encoder writes every number as a float) become JSON integers.
+        if (Math.Abs(value) <= 9007199254740991d && value == Math.Floor(value))
+        {
+            writer.WriteNumberValue((long)value);
+        }
+        else
+        {
+            writer.WriteNumberValue(value);
+        }
+    }
+
+    private static string Truncate(string value) => value.Length <= 64 ? value : value[..64] + "…";
+}
