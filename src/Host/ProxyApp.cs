@@ -5,6 +5,7 @@ using MessengerProxy.Hosting.Listeners;
 using MessengerProxy.Hosting.Metrics;
 using MessengerProxy.Hosting.Startup;
 using MessengerProxy.Inbound;
+using MessengerProxy.LowBandwidth;
 using MessengerProxy.Outbound;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -41,6 +42,7 @@ public static class ProxyApp
 
         builder.Services.AddInboundProxy(builder.Configuration);
         builder.Services.AddOutboundProxy(builder.Configuration);
+        builder.Services.AddLowBandwidthFrontDoor(builder.Configuration);
         builder.Services.AddOptions<HealthOptions>().Bind(builder.Configuration.GetSection(HealthOptions.SectionName)).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<HealthOptions>, HealthOptionsValidator>();
         builder.Services.AddSingleton<ListenerRegistry>();
@@ -61,6 +63,7 @@ public static class ProxyApp
         var inbound = ((IApplicationBuilder)app).New();
         inbound.RunInboundProxy();
         var inboundPipeline = inbound.Build();
+        app.Services.ConnectLowBandwidthFrontDoor(inboundPipeline);
 
         var outbound = ((IApplicationBuilder)app).New();
         outbound.RunOutboundProxy();

@@ -16,15 +16,17 @@ internal interface IResponseRewriter
 internal sealed class VersionsRewriter : IResponseRewriter
 {
     private readonly HashSet<string> _allowedUnstable;
-    private readonly IReadOnlyList<KeyValuePair<string, JsonNode>> _advertised;
+    private readonly IVersionsAdvertisement[] _advertisements;
 
     public VersionsRewriter(IOptions<InboundOptions> options, IEnumerable<IVersionsAdvertisement> advertisements)
     {
         _allowedUnstable = new HashSet<string>(options.Value.AllowedUnstableFeatures, StringComparer.Ordinal);
-        _advertised = advertisements.SelectMany(a => a.Members).ToList();
+        _advertisements = advertisements.ToArray();
     }
 
-    public byte[] Rewrite(ReadOnlyMemory<byte> body) => VersionsDocument.Filter(body, MatrixSpecVersion.V1_11, _allowedUnstable, _advertised);
+    // Asked on every request: what a front door announces (its port) is only known once it listens.
+    public byte[] Rewrite(ReadOnlyMemory<byte> body) =>
+        VersionsDocument.Filter(body, MatrixSpecVersion.V1_11, _allowedUnstable, _advertisements.SelectMany(a => a.Members).ToList());
 }
 
 /// <summary>Points <c>m.homeserver.base_url</c> of <c>/.well-known/matrix/client</c> at the proxy's public URL.</summary>

@@ -1,0 +1,31 @@
+using Microsoft.Extensions.Logging;
+
+namespace MessengerProxy.LowBandwidth.Diagnostics;
+
+/// <summary>Log events of the front door; paths without query, never tokens or bodies.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(201, LogLevel.Debug, "{Peer} {Method} {Path}: {StatusCode}", EventName = "CoapRequest")]
+    public static partial void Request(ILogger logger, string peer, string method, string path, int statusCode);
+
+    [LoggerMessage(202, LogLevel.Debug, "Dropped a malformed datagram from {Peer}: {Reason}", EventName = "MalformedDatagram")]
+    public static partial void Malformed(ILogger logger, string peer, string reason);
+
+    [LoggerMessage(203, LogLevel.Information, "Separate response to {Peer} was not acknowledged after {Attempts} transmissions", EventName = "ResponseUnacknowledged")]
+    public static partial void Unacknowledged(ILogger logger, string peer, int attempts);
+
+    [LoggerMessage(204, LogLevel.Error, "Unhandled error while handling a CoAP request from {Peer}", EventName = "UnhandledError")]
+    public static partial void UnhandledError(ILogger logger, string peer, Exception exception);
+
+    [LoggerMessage(205, LogLevel.Information, "Low-bandwidth front door listening on {Transport} {EndPoint}", EventName = "Listening")]
+    public static partial void Listening(ILogger logger, string transport, string endPoint);
+
+    [LoggerMessage(206, LogLevel.Warning, "Association limit of {Limit} reached; ignored a new peer {Peer}", EventName = "AssociationLimit")]
+    public static partial void AssociationLimit(ILogger logger, int limit, string peer);
+
+    [LoggerMessage(207, LogLevel.Debug, "DTLS handshake with {Peer} failed: {Reason}", EventName = "HandshakeFailed")]
+    public static partial void HandshakeFailed(ILogger logger, string peer, string reason);
+
+    [LoggerMessage(208, LogLevel.Debug, "DTLS association with {Peer} established (suite 0x{Suite:X4}, connection ID {ConnectionId})", EventName = "HandshakeCompleted")]
+    public static partial void HandshakeCompleted(ILogger logger, string peer, int suite, string connectionId);
+}

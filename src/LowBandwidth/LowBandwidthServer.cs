@@ -1,0 +1,95 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using MessengerProxy.Hosting.Configuration;
+using MessengerProxy.Inbound.Forwarding;
+using MessengerProxy.LowBandwidth.Configuration;
+using MessengerProxy.LowBandwidth.Server;
+using MessengerProxy.LowBandwidth.Transport;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace MessengerProxy.LowBandwidth;
+
+/// <summary>
+/// Runs the front door's listeners (DTLS, and plain CoAP where configured), forgets idle associations, and
+/// announces the DTLS port in <c>/_matrix/client/versions</c>.
+/// </summary>
+internal sealed class LowBandwidthServer : IHostedService, IVersionsAdvertisement, IAsyncDisposable
+{
+    private readonly LowBandwidthOptions _options;
+    private readonly CoapEndpoint _endpoint;
+    private readonly IOptions<LowBandwidthOptions> _optionsAccessor;
+    private readonly TimeProvider _time;
+    private readonly ILoggerFactory _loggers;
+    private PlainCoapTransport? _plain;
+    private AssociationTable<IPEndPoint>? _plainAssociations;
+    private ITimer? _sweeper;
+
+    public LowBandwidthServer(IOptions<LowBandwidthOptions> options, CoapEndpoint endpoint, TimeProvider time, ILoggerFactory loggers)
+    {
+        _optionsAccessor = options;
+        _options = options.Value;
+        _endpoint = endpoint;
+        _time = time;
+        _loggers = loggers;
+    }
+
+    public IPEndPoint? PlainEndPoint => _plain?.LocalEndPoint;
+
+    public IPEndPoint? DtlsEndPoint { get; private set; }
+
+    public IEnumerable<KeyValuePair<string, JsonNode>> Members
+    {
+        get
+        {
+            if (!_options.Enabled || DtlsEndPoint is null)
+            {
+                yield break;
+            }
+
+            var port = _options.AdvertisedPort > 0 ? _options.AdvertisedPort : DtlsEndPoint.Port;
+            foreach (var name in new[] { "org.matrix.msc3079.low_bandwidth", "m.low_bandwidth" })
+            {
+                yield return new(name, new JsonObject { ["dtls"] = port, ["cbor_enum_version"] = 1, ["coap_enum_version"] = 1 });
+            }
+        }
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (!_options.Enabled)
+        {
+            return Task.CompletedTask;
+        }
+
+        if (_options.PlainPort is { } plainPort)
+        {
+            var address = ListenerAddresses.Parse(_options.PlainBindAddress) ?? IPAddress.Loopback;
+            _plainAssociations = new AssociationTable<IPEndPoint>(_optionsAccessor, _time);
+            _plain = new PlainCoapTransport(new IPEndPoint(address, plainPort), _endpoint, _plainAssociations, _time, _loggers.CreateLogger<PlainCoapTransport>());
+            _plain.Start();
+        }
+
+        var sweepEvery = TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(1).Ticks, _options.IdleTimeout.Ticks / 4));
+        _sweeper = _time.CreateTimer(_ => _plainAssociations?.Sweep(), null, sweepEvery, sweepEvery);
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_sweeper is not null)
+        {
+            await _sweeper.DisposeAsync();
+            _sweeper = null;
+        }
+
+        if (_plain is not null)
+        {
+            await _plain.DisposeAsync();
+            _plain = null;
+        }
+    }
+
+    public async ValueTask DisposeAsync() => await StopAsync(CancellationToken.None);
+}

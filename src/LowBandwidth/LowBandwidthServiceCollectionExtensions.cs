@@ -1,0 +1,34 @@
+using MessengerProxy.Inbound.Forwarding;
+using MessengerProxy.LowBandwidth.Bridge;
+using MessengerProxy.LowBandwidth.Configuration;
+using MessengerProxy.LowBandwidth.Server;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace MessengerProxy.LowBandwidth;
+
+public static class LowBandwidthServiceCollectionExtensions
+{
+    /// <summary>Registers the MSC3079 front door; it runs when <c>LowBandwidth:Enabled</c> is true.</summary>
+    public static IServiceCollection AddLowBandwidthFrontDoor(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<LowBandwidthOptions>().Bind(configuration.GetSection(LowBandwidthOptions.SectionName)).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LowBandwidthOptions>, LowBandwidthOptionsValidator>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<InboundBridge>();
+        services.AddSingleton<CoapRequestHandler>();
+        services.AddSingleton<CoapEndpoint>();
+        services.AddSingleton<LowBandwidthServer>();
+        services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<LowBandwidthServer>());
+        services.AddSingleton<IVersionsAdvertisement>(sp => sp.GetRequiredService<LowBandwidthServer>());
+        return services;
+    }
+
+    /// <summary>Feeds translated requests into <paramref name="inboundPipeline"/>, the same pipeline HTTP requests take.</summary>
+    public static void ConnectLowBandwidthFrontDoor(this IServiceProvider services, RequestDelegate inboundPipeline) =>
+        services.GetRequiredService<InboundBridge>().Connect(inboundPipeline);
+}
