@@ -21,6 +21,7 @@ public static class LowBandwidthServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<InboundBridge>();
         services.AddSingleton<CoapRequestHandler>();
+        services.AddSingleton<SyncObserver>();
         services.AddSingleton<CoapEndpoint>();
         services.AddSingleton<LowBandwidthServer>();
         services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<LowBandwidthServer>());

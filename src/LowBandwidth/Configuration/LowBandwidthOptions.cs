@@ -48,6 +48,9 @@ public sealed class LowBandwidthOptions
     /// <summary>RFC 7252 MAX_RETRANSMIT.</summary>
     public int MaxRetransmit { get; set; } = 4;
 
+    /// <summary>The <c>timeout</c> of the proxy's long-polls of /sync for an observing client.</summary>
+    public TimeSpan ObserveLongPoll { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>How long an association may stay silent before it is forgotten.</summary>
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(15);
 

@@ -28,4 +28,7 @@ internal static partial class Log
 
     [LoggerMessage(208, LogLevel.Debug, "DTLS association with {Peer} established (suite 0x{Suite:X4}, connection ID {ConnectionId})", EventName = "HandshakeCompleted")]
     public static partial void HandshakeCompleted(ILogger logger, string peer, int suite, string connectionId);
+
+    [LoggerMessage(209, LogLevel.Debug, "Observation of /sync by {Peer} ended: {Reason}", EventName = "ObserveEnded")]
+    public static partial void ObserveEnded(ILogger logger, string peer, string reason);
 }

@@ -21,11 +21,13 @@ internal sealed class CoapAssociation
 {
     private const int MaxExchanges = 512;
     private const int MaxCachedBodies = 8;
+    private const int MaxObservations = 4;
 
     private readonly Dictionary<ushort, Exchange> _exchanges = [];
     private readonly Dictionary<ushort, TaskCompletionSource<bool>> _awaitingAck = [];
     private readonly Dictionary<string, CachedBody> _bodies = new(StringComparer.Ordinal);
     private readonly Dictionary<string, MemoryStream> _uploads = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ObserveRegistration> _observations = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
     private int _nextMessageId = RandomNumberGenerator.GetInt32(ushort.MaxValue + 1);
 
@@ -184,11 +186,70 @@ internal sealed class CoapAssociation
         }
     }
 
-    /// <summary>Fails every confirmable message still waiting, when the association goes away.</summary>
+    /// <summary>Starts an observation under <paramref name="key"/>, ending the one it replaces (a re-registration).</summary>
+    public ObserveRegistration Observe(string key, CancellationToken outer)
+    {
+        var registration = new ObserveRegistration(outer);
+        ObserveRegistration? previous;
+        lock (_gate)
+        {
+            _observations.Remove(key, out previous);
+            if (_observations.Count >= MaxObservations)
+            {
+                var oldest = _observations.First();
+                _observations.Remove(oldest.Key);
+                oldest.Value.Cancel();
+            }
+
+            _observations[key] = registration;
+        }
+
+        previous?.Cancel();
+        return registration;
+    }
+
+    /// <summary>Ends the observation under <paramref name="key"/> (only <paramref name="registration"/>, when given).</summary>
+    public void StopObserving(string key, ObserveRegistration? registration)
+    {
+        ObserveRegistration? removed = null;
+        lock (_gate)
+        {
+            if (_observations.TryGetValue(key, out var current) && (registration is null || ReferenceEquals(current, registration)))
+            {
+                _observations.Remove(key);
+                removed = current;
+            }
+        }
+
+        removed?.Cancel();
+        if (registration is not null && !ReferenceEquals(removed, registration))
+        {
+            registration.Cancel();
+        }
+    }
+
+    public int Observations
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _observations.Count;
+            }
+        }
+    }
+
+    /// <summary>Fails every confirmable message still waiting and ends observations, when the association goes away.</summary>
     public void Close()
     {
         lock (_gate)
         {
+            foreach (var observation in _observations.Values)
+            {
+                observation.Cancel();
+            }
+
+            _observations.Clear();
             foreach (var completion in _awaitingAck.Values)
             {
                 completion.TrySetResult(false);

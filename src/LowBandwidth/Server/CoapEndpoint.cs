@@ -19,13 +19,15 @@ internal sealed class CoapEndpoint
     private static readonly TimeSpan s_exchangeLifetime = TimeSpan.FromSeconds(247);
 
     private readonly CoapRequestHandler _handler;
+    private readonly SyncObserver _observer;
     private readonly LowBandwidthOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
 
-    public CoapEndpoint(CoapRequestHandler handler, IOptions<LowBandwidthOptions> options, TimeProvider time, ILogger<CoapEndpoint> logger)
+    public CoapEndpoint(CoapRequestHandler handler, SyncObserver observer, IOptions<LowBandwidthOptions> options, TimeProvider time, ILogger<CoapEndpoint> logger)
     {
         _handler = handler;
+        _observer = observer;
         _options = options.Value;
         _time = time;
         _logger = logger;
@@ -94,7 +96,21 @@ internal sealed class CoapEndpoint
             return;
         }
 
-        var work = _handler.HandleAsync(association, message, cancellationToken);
+        Task<CoapResponse> work;
+        if (_observer.IsSyncObserve(message, out var register) && register)
+        {
+            work = _observer.RegisterAsync(association, message, (notification, token) => SendConfirmableAsync(association, notification, token), cancellationToken);
+        }
+        else
+        {
+            if (_observer.IsSyncObserve(message, out _))
+            {
+                _observer.Deregister(association, message);
+            }
+
+            work = _handler.HandleAsync(association, message, cancellationToken);
+        }
+
         if (message.Type == CoapType.NonConfirmable)
         {
             var answer = (await work).ToMessage(CoapType.NonConfirmable, association.NextMessageId(), message.Token).Serialize();

@@ -51,7 +51,10 @@ internal sealed class CoapRequestHandler
 
     public CborJsonConverter Cbor => _cbor;
 
-    public async Task<CoapResponse> HandleAsync(CoapAssociation association, CoapMessage request, CancellationToken cancellationToken)
+    /// <param name="onResult">Sees the homeserver's answer before it is converted (the /sync observer reads next_batch from it).</param>
+    /// <param name="bodyKey">Where a large answer is kept for its later blocks; by default the request's own method and target.</param>
+    public async Task<CoapResponse> HandleAsync(CoapAssociation association, CoapMessage request, CancellationToken cancellationToken,
+        Action<HttpResult>? onResult = null, string? bodyKey = null)
     {
         foreach (var option in request.Options)
         {
@@ -96,7 +99,7 @@ internal sealed class CoapRequestHandler
         }
 
         var target = path + Query(request);
-        var bodyKey = method + " " + target;
+        bodyKey ??= BodyKey(method, target);
 
         // Later blocks of a response that was too large for one message come from the cache, not the homeserver.
         var block2 = request.Find(CoapOptionNumbers.Block2) is { } b2 && CoapBlock.TryDecode(b2.UIntValue, out var requested) ? requested : (CoapBlock?)null;
@@ -180,6 +183,7 @@ internal sealed class CoapRequestHandler
 
         var result = await _bridge.SendAsync(new HttpCall(method, target, association.AccessToken, contentType, body), association.Peer, cancellationToken);
         Log.Request(_logger, association.Peer.ToString(), method, path, result.StatusCode);
+        onResult?.Invoke(result);
 
         var response = ToCoap(result, method, path, association);
         if (block1 is { } last)
@@ -198,6 +202,14 @@ internal sealed class CoapRequestHandler
         association.CacheBody(bodyKey, whole, _time.GetUtcNow());
         return Slice(whole, new CoapBlock(block2?.Number ?? 0, false, exponent), association);
     }
+
+    /// <summary>The Matrix path and query a request translates to, or null when its path is refused.</summary>
+    public string? TargetOf(CoapMessage request) =>
+        _paths.TryExpand(request.All(CoapOptionNumbers.UriPath).Select(o => Encoding.UTF8.GetString(o.Value.Span)).ToList(), out var path) == CoapPathError.None
+            ? path + Query(request)
+            : null;
+
+    public static string BodyKey(string method, string target) => method + " " + target;
 
     private CoapResponse ToCoap(HttpResult result, string method, string path, CoapAssociation association)
     {

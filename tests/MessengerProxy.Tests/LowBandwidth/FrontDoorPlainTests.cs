@@ -295,6 +295,38 @@ public sealed class FrontDoorPlainTests(FrontDoorPlainTests.Fixture fixture) : I
         Assert.DoesNotContain(fixture.Upstream.Requests, r => r.RawTarget.Contains("!bad:x", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task ObserveSync_FirstSyncThenConfirmableNotifications_UntilReset()
+    {
+        using var client = fixture.Client();
+        var register = client.Request(1, "/7?filter=f1", CoapType.Confirmable,
+            CoapOption.FromString(CoapOptionNumbers.AccessToken, "observer"), CoapOption.FromUInt(CoapOptionNumbers.Observe, 0));
+
+        var first = await client.RequestAsync(register);
+        Assert.Equal("2.05", CoapMessage.FormatCode(first.Code));
+        Assert.Equal(1u, first.Find(CoapOptionNumbers.Observe)!.Value.UIntValue);
+        Assert.Equal("o1", Json(first.Payload).GetProperty("next_batch").GetString());
+
+        var second = await client.ReceiveAsync();
+        Assert.NotNull(second);
+        Assert.Equal(CoapType.Confirmable, second.Type);
+        Assert.Equal(register.Token.ToArray(), second.Token.ToArray());
+        Assert.Equal(2u, second.Find(CoapOptionNumbers.Observe)!.Value.UIntValue);
+        Assert.Equal("o2", Json(second.Payload).GetProperty("next_batch").GetString());
+        await client.SendAsync(new CoapMessage { Type = CoapType.Acknowledgement, Code = 0, MessageId = second.MessageId });
+
+        var third = await client.ReceiveAsync();
+        Assert.NotNull(third);
+        Assert.Equal(3u, third.Find(CoapOptionNumbers.Observe)!.Value.UIntValue);
+        Assert.Equal("o3", Json(third.Payload).GetProperty("next_batch").GetString());
+
+        // The client is not interested any more: a Reset ends the observation, and no further polls go out.
+        await client.SendAsync(new CoapMessage { Type = CoapType.Reset, Code = 0, MessageId = third.MessageId });
+        var polls = fixture.Upstream.Requests.Where(r => r.Header("Authorization") == "Bearer observer").Select(r => r.RawTarget).ToList();
+        Assert.Equal(["/_matrix/client/v3/sync?filter=f1", "/_matrix/client/v3/sync?filter=f1&since=o1&timeout=30000", "/_matrix/client/v3/sync?filter=f1&since=o2&timeout=30000"], polls);
+        Assert.Null(await client.ReceiveAsync(TimeSpan.FromSeconds(1)));
+    }
+
     private static JsonElement Json(ReadOnlyMemory<byte> cbor) => JsonDocument.Parse(s_cbor.CborToJson(cbor, out _)).RootElement;
 
     private static string FirstKey(ReadOnlyMemory<byte> cbor)
@@ -340,6 +372,23 @@ public sealed class FrontDoorPlainTests(FrontDoorPlainTests.Fixture fixture) : I
                 var status = int.Parse(query[7..10], System.Globalization.CultureInfo.InvariantCulture);
                 context.Response.StatusCode = status;
                 await context.Response.WriteAsync($$"""{"errcode":"M_TEST","error":"status {{status}}"}""");
+                return;
+            }
+
+            if (path == "/_matrix/client/v3/sync" && request.Header("Authorization") == "Bearer observer")
+            {
+                var since = query.Split('&').FirstOrDefault(p => p.StartsWith("since=", StringComparison.Ordinal))?[6..];
+                if (since is "o1" or "o2")
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(0.2), context.RequestAborted);
+                }
+                else if (since is not null)
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(30), context.RequestAborted);
+                }
+
+                var next = since switch { null => "o1", "o1" => "o2", "o2" => "o3", _ => since };
+                await context.Response.WriteAsync("{\"next_batch\":\"" + next + "\",\"rooms\":{\"join\":{}}}");
                 return;
             }
 
