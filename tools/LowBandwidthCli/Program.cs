@@ -1,0 +1,3 @@
+using MessengerProxy.LowBandwidthCli;
+
+return await Cli.RunAsync(args, Console.OpenStandardInput(), Console.OpenStandardOutput(), Console.Error);
