@@ -27,7 +27,7 @@ public class CborBenchmarks
                 builder.Append(',');
             }
 
-            builder.Append($$"""{"content":{"body":"This is message number {{i}} of the benchmark, about as long as a chat line.","msgtype":"m.text","format":"org.matrix.custom.html","formatted_body":"<b>message</b> {{i}}"},"event_id":"$143273582443PhrSn{{i}}:example.org","origin_server_ts":{{1432735824653L + i}},"room_id":"!726s6s6q:example.com","sender":"@example{{i % 7}}:example.org","type":"m.room.message","unsigned":{"age":{{1234 + i}},"transaction_id":"m1234{{i}}"}}""");
+            builder.Append($$$"""{"content":{"body":"This is message number {{{i}}} of the benchmark, about as long as a chat line.","msgtype":"m.text","format":"org.matrix.custom.html","formatted_body":"<b>message</b> {{{i}}}"},"event_id":"$143273582443PhrSn{{{i}}}:example.org","origin_server_ts":{{{1432735824653L + i}}},"room_id":"!726s6s6q:example.com","sender":"@example{{{i % 7}}}:example.org","type":"m.room.message","unsigned":{"age":{{{1234 + i}}},"transaction_id":"m1234{{{i}}}"}}""");
         }
 
         builder.Append("""]},"ephemeral":{"events":[{"content":{"user_ids":["@alice:matrix.org","@bob:example.com"]},"type":"m.typing"}]},"account_data":{"events":[{"content":{"tags":{"u.work":{"order":0.9}}},"type":"m.tag"}]}}}},"presence":{"events":[{"content":{"avatar_url":"mxc://localhost/wefuiwegh8742w","currently_active":false,"last_active_ago":2478593,"presence":"online","status_msg":"Making cupcakes"},"sender":"@example:localhost","type":"m.presence"}]}}""");
