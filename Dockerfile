@@ -18,13 +18,13 @@ RUN apt-get update \
  && mkdir -p /data \
  && chown app /data
 COPY --from=build /app /app
-COPY certificates/ca.conf certificates/create-ca.sh /app/certificates/
+COPY certificates/ca.conf certificates/create-ca.sh certificates/create-dtls-cert.sh /app/certificates/
 WORKDIR /app/proxy
 # The services open their own listeners; the image's default ASP.NET port would only produce a warning.
 ENV ASPNETCORE_HTTP_PORTS= \
     Logging__Console__FormatterName=json \
     Federation__CacheFile=/data/federation-list.json
-EXPOSE 8090 1233 8080 8081
+EXPOSE 8090 8093 8008/udp 1233 8080 8081
 VOLUME /data
 USER app
 ENTRYPOINT ["dotnet", "/app/proxy/MessengerProxy.dll"]

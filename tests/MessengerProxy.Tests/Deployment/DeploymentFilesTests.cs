@@ -23,6 +23,7 @@ public sealed class DeploymentFilesTests
         [FederationOptions.SectionName] = typeof(FederationOptions),
         [RegistrationOptions.SectionName] = typeof(RegistrationOptions),
         [MessengerProxy.Outbound.Configuration.OutboundOptions.SectionName] = typeof(MessengerProxy.Outbound.Configuration.OutboundOptions),
+        [MessengerProxy.LowBandwidth.Configuration.LowBandwidthOptions.SectionName] = typeof(MessengerProxy.LowBandwidth.Configuration.LowBandwidthOptions),
     };
 
     private readonly YamlMappingNode _compose = Load("docker-compose.yml");
@@ -162,12 +163,25 @@ public sealed class DeploymentFilesTests
     {
         var dockerfile = File.ReadAllText(RepoPaths.Combine("Dockerfile"));
         var registration = new RegistrationOptions();
-        Assert.Contains($"EXPOSE {new InboundOptions().Port} {new HealthOptions().Port} {registration.Port} {registration.HealthPort}", dockerfile);
+        Assert.Contains($"EXPOSE {new InboundOptions().Port} {new MessengerProxy.Outbound.Configuration.OutboundOptions().Port} {new MessengerProxy.LowBandwidth.Configuration.LowBandwidthOptions().Port}/udp {new HealthOptions().Port} {registration.Port} {registration.HealthPort}", dockerfile);
         Assert.Contains("ENTRYPOINT [\"dotnet\", \"/app/proxy/MessengerProxy.dll\"]", dockerfile);
         Assert.Contains("dotnet publish src/Host/Host.csproj --configuration Release --output /app/proxy", dockerfile);
         Assert.Contains("dotnet publish src/Registration/Registration.csproj --configuration Release --output /app/registration", dockerfile);
         Assert.Equal(["dotnet", "/app/registration/MessengerProxy.Registration.dll"], Sequence(RegistrationService, "entrypoint").Select(e => ((YamlScalarNode)e).Value));
         Assert.Contains("Federation__CacheFile=/data/federation-list.json", dockerfile);
+    }
+
+    [Fact]
+    public void FrontDoor_PublishedOnUdp_WithTheCertificateDtlsInitMakes()
+    {
+        Assert.Equal("true", ProxyEnvironment["LowBandwidth__Enabled"]);
+        var port = new MessengerProxy.LowBandwidth.Configuration.LowBandwidthOptions().Port;
+        Assert.Contains(Sequence(Proxy, "ports").Select(p => ((YamlScalarNode)p).Value!), p => p == $"{port}:{port}/udp");
+        var dtlsInit = Sequence(Map(Services, "dtls-init"), "entrypoint").Select(e => ((YamlScalarNode)e).Value!).ToList();
+        Assert.Equal(Path.Combine(dtlsInit[^2], "dtls.crt"), ProxyEnvironment["LowBandwidth__CertificatePath"]);
+        Assert.Equal(Path.Combine(dtlsInit[^2], "dtls.key"), ProxyEnvironment["LowBandwidth__KeyPath"]);
+        Assert.True(File.Exists(RepoPaths.Combine("certificates", "create-dtls-cert.sh")));
+        Assert.Equal("service_completed_successfully", Scalar(Map(Map(Proxy, "depends_on"), "dtls-init"), "condition"));
     }
 
     [Fact]

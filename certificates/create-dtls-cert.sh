@@ -1,0 +1,24 @@
+#!/bin/sh
+# Creates a self-signed ECDSA P-256 certificate for the low-bandwidth front door (CoAP over DTLS), for
+# local use only; production uses a certificate the phones trust (e.g. an ECDSA one from a public CA):
+#   create-dtls-cert.sh [folder] [name]     (defaults: this script's folder, localhost)
+#   → dtls.key (owner-only; CA_KEY_OWNER=<user or uid> hands it to the proxy's user) and dtls.crt
+# ECDSA keeps the DTLS handshake small (MSC3079 clients pay for every byte). Does nothing when both exist.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+out=${1:-$here}
+name=${2:-localhost}
+mkdir -p "$out"
+if [ -f "$out/dtls.crt" ] && [ -f "$out/dtls.key" ]; then
+  echo "DTLS certificate already present in $out"
+  exit 0
+fi
+umask 077
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 825 -subj "/CN=$name" \
+  -addext "subjectAltName=DNS:$name" -addext "keyUsage=critical,digitalSignature" -addext "extendedKeyUsage=serverAuth" \
+  -keyout "$out/dtls.key" -out "$out/dtls.crt" 2>/dev/null
+chmod 644 "$out/dtls.crt"
+if [ -n "${CA_KEY_OWNER:-}" ]; then
+  chown "$CA_KEY_OWNER" "$out/dtls.key"
+fi
+echo "created $out/dtls.crt ($(openssl x509 -in "$out/dtls.crt" -noout -subject))"
