@@ -195,6 +195,89 @@ public sealed class DtlsTransportTests
         }
     }
 
+    [Fact]
+    public async Task WithAConnectionIdTheAssociationFollowsTheClientToANewAddress()
+    {
+        await using var door = await FrontDoor.StartAsync(rsa: false);
+        var server = new IPEndPoint(IPAddress.Loopback, door.Port);
+        using var client = await DtlsTestClient.ConnectAsync(server, Org.BouncyCastle.Tls.CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8, offerConnectionId: true)
+            .WaitAsync(s_wait, TestContext.Current.CancellationToken);
+
+        // The RFC 7252 mandatory suite works too, and the server handed out a connection ID of its fixed length.
+        Assert.Equal(0xC0AE, client.CipherSuite);
+        Assert.Equal(6, client.ServerConnectionId?.Length);
+
+        var first = await client.ExchangeAsync(GetVersions(0x1001)).WaitAsync(s_wait, TestContext.Current.CancellationToken);
+        AssertContentResponse(first, 0x1001);
+
+        client.Rebind();
+        var second = await client.ExchangeAsync(GetVersions(0x1002)).WaitAsync(s_wait, TestContext.Current.CancellationToken);
+
+        // The answer reached the new port: the server moved the association, and kept just the one.
+        AssertContentResponse(second, 0x1002);
+        Assert.Equal(1, door.Server.Dtls!.AssociationCount);
+        Assert.Equal(1, door.Server.Dtls.PeerCount);
+        Assert.Equal(2, door.Upstream.Requests.Count(r => r.RawTarget == "/_matrix/client/versions"));
+    }
+
+    [Fact]
+    public async Task WithoutAConnectionIdRecordsFromANewAddressGetTheAlertInstead()
+    {
+        await using var door = await FrontDoor.StartAsync(rsa: false);
+        var server = new IPEndPoint(IPAddress.Loopback, door.Port);
+        using var client = await DtlsTestClient.ConnectAsync(server, Org.BouncyCastle.Tls.CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, offerConnectionId: false)
+            .WaitAsync(s_wait, TestContext.Current.CancellationToken);
+        Assert.Null(client.ServerConnectionId);
+        AssertContentResponse(await client.ExchangeAsync(GetVersions(0x2001)).WaitAsync(s_wait, TestContext.Current.CancellationToken), 0x2001);
+
+        client.Rebind();
+        var answer = await client.ExchangeAsync(GetVersions(0x2002), waitMillis: 2000).WaitAsync(s_wait, TestContext.Current.CancellationToken);
+
+        // BouncyCastle ignores a plaintext alert in epoch 0 once established, so no answer at all reaches the client...
+        Assert.Null(answer);
+
+        // ...and the homeserver saw only the first request: an unauthenticated address cannot use the association.
+        Assert.Single(door.Upstream.Requests, r => r.RawTarget == "/_matrix/client/versions");
+    }
+
+    [Fact]
+    public async Task AnIdleAssociationIsClosedWithCloseNotify()
+    {
+        await using var door = await FrontDoor.StartAsync(rsa: false, extraSettings: "LowBandwidth:IdleTimeout=00:00:01");
+        var server = new IPEndPoint(IPAddress.Loopback, door.Port);
+        using var client = await DtlsTestClient.ConnectAsync(server, Org.BouncyCastle.Tls.CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, offerConnectionId: false)
+            .WaitAsync(s_wait, TestContext.Current.CancellationToken);
+
+        // Receive returns when the close_notify arrives (or gives up after the bound).
+        var received = await Task.Factory.StartNew(() => client.Receive(15_000), TestContext.Current.CancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default)
+            .WaitAsync(TimeSpan.FromSeconds(20), TestContext.Current.CancellationToken);
+
+        Assert.Null(received);
+        Assert.True(client.ReceivedCloseNotify, "the client got no close_notify");
+        var transport = door.Server.Dtls!;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(s_wait);
+        while (transport.AssociationCount + transport.PeerCount > 0)
+        {
+            await Task.Delay(20, timeout.Token);
+        }
+    }
+
+    /// <summary>A confirmable CoAP GET of path enum 0 (<c>/_matrix/client/versions</c>), token 0x7A.</summary>
+    private static byte[] GetVersions(ushort messageId) => [0x41, 0x01, (byte)(messageId >> 8), (byte)messageId, 0x7A, 0xB1, (byte)'0'];
+
+    /// <summary>A piggybacked 2.05 Content answer to <paramref name="messageId"/>, with a CBOR versions document.</summary>
+    private static void AssertContentResponse(byte[]? datagram, ushort messageId)
+    {
+        Assert.NotNull(datagram);
+        Assert.Equal(0x61, datagram[0]); // version 1, ACK, token length 1
+        Assert.Equal(0x45, datagram[1]); // 2.05
+        Assert.Equal(messageId, (ushort)((datagram[2] << 8) | datagram[3]));
+        Assert.Equal(0x7A, datagram[4]);
+        var payload = datagram.AsSpan(Array.IndexOf(datagram, (byte)0xFF) + 1).ToArray();
+        Assert.Contains("v1.11", ReadTextArray(payload, "versions"));
+    }
+
     /// <summary>A minimal DTLS 1.2 ClientHello (one suite, no extensions, empty cookie) in one record.</summary>
     private static byte[] ClientHelloWithoutCookie()
     {
