@@ -56,6 +56,13 @@ internal sealed class DtlsCoapServer : DefaultTlsServer
     // across NAT rebinding and network changes (RFC 9146), which lb's pion version could not.
     protected override byte[] GetNewConnectionID() => RandomNumberGenerator.GetBytes(DtlsRecords.ConnectionIdLength);
 
+    // BouncyCastle refuses clients without RFC 5746 renegotiation_info by default. The attack it prevents
+    // needs a renegotiation, which BouncyCastle's DTLS never does, and some constrained DTLS stacks
+    // (tinydtls) do not send the extension; so such clients are accepted.
+    public override void NotifySecureRenegotiation(bool secureRenegotiation)
+    {
+    }
+
     public override void NotifyAlertRaised(short alertLevel, short alertDescription, string message, Exception cause)
     {
         if (alertLevel == AlertLevel.fatal)

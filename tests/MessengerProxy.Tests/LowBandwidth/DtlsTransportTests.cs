@@ -263,6 +263,45 @@ public sealed class DtlsTransportTests
         }
     }
 
+    [Fact]
+    public async Task HandshakesAreLimitedInNumberAndInTime()
+    {
+        await using var door = await FrontDoor.StartAsync(rsa: false, extraSettings: ["LowBandwidth:MaxConcurrentHandshakes=1", "LowBandwidth:HandshakeTimeout=00:00:01"]);
+        var server = new IPEndPoint(IPAddress.Loopback, door.Port);
+        var transport = door.Server.Dtls!;
+        using var first = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        using var second = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+
+        // A client that stops after its ClientHello holds the only handshake slot: the server answers with its flight.
+        await SendVerifiedClientHelloAsync(first, server);
+        var flight = await ReceiveAsync(first);
+        Assert.True(flight[0] == 22, "not a handshake record: " + Convert.ToHexString(flight));
+        Assert.Equal(2, flight[13]); // server_hello
+        Assert.Equal(1, transport.HandshakesInProgress);
+
+        // A second verified ClientHello meanwhile is dropped: no state for it (checked after a later datagram of
+        // the same client was answered, since the receive loop handles datagrams in order).
+        await SendVerifiedClientHelloAsync(second, server);
+        await second.SendAsync(ClientHelloWithoutCookie(), server, TestContext.Current.CancellationToken);
+        while ((await ReceiveAsync(second))[13] != 3)
+        {
+        }
+
+        Assert.Equal(1, transport.PeerCount);
+
+        // The handshake timeout frees the slot and the state of the silent client.
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(s_wait);
+        while (transport.HandshakesInProgress + transport.PeerCount > 0)
+        {
+            await Task.Delay(20, timeout.Token);
+        }
+
+        var (_, stdout, stderr) = await RunAsync("openssl", "s_client", "-dtls1_2", "-brief", "-connect", $"127.0.0.1:{door.Port}",
+            "-CAfile", door.CaPath, "-verify_return_error");
+        Assert.Contains("Verification: OK", stdout + stderr);
+    }
+
     /// <summary>A confirmable CoAP GET of path enum 0 (<c>/_matrix/client/versions</c>), token 0x7A.</summary>
     private static byte[] GetVersions(ushort messageId) => [0x41, 0x01, (byte)(messageId >> 8), (byte)messageId, 0x7A, 0xB1, (byte)'0'];
 
@@ -278,17 +317,30 @@ public sealed class DtlsTransportTests
         Assert.Contains("v1.11", ReadTextArray(payload, "versions"));
     }
 
-    /// <summary>A minimal DTLS 1.2 ClientHello (one suite, no extensions, empty cookie) in one record.</summary>
-    private static byte[] ClientHelloWithoutCookie()
+    /// <summary>
+    /// A minimal DTLS 1.2 ClientHello in one record: one suite (ECDHE-ECDSA-AES128-GCM), P-256 and
+    /// ecdsa_secp256r1_sha256 (without them there is no common ground), no renegotiation_info (like
+    /// tinydtls; the server accepts that); empty cookie unless given.
+    /// </summary>
+    private static byte[] ClientHelloWithoutCookie() => ClientHello(RandomNumberGenerator.GetBytes(32), [], sequence: 0);
+
+    private static byte[] ClientHello(byte[] random, byte[] cookie, byte sequence)
     {
-        var body = new List<byte> { 0xFE, 0xFD };
-        body.AddRange(RandomNumberGenerator.GetBytes(32));
-        body.AddRange([0, 0, 0, 2, 0xC0, 0x2B, 1, 0]); // session id, cookie, cipher suites, compression
-        var handshake = new List<byte> { 1, 0, 0, (byte)body.Count, 0, 0, 0, 0, 0, 0, 0, (byte)body.Count };
-        handshake.AddRange(body);
-        var record = new List<byte> { 22, 0xFE, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0, (byte)handshake.Count };
-        record.AddRange(handshake);
-        return [.. record];
+        byte[] extensions = [0, 22, 0x00, 0x0A, 0, 4, 0, 2, 0x00, 0x17, 0x00, 0x0B, 0, 2, 1, 0, 0x00, 0x0D, 0, 4, 0, 2, 0x04, 0x03];
+        List<byte> body = [0xFE, 0xFD, .. random, 0, (byte)cookie.Length, .. cookie, 0, 2, 0xC0, 0x2B, 1, 0, .. extensions];
+        List<byte> handshake = [1, 0, 0, (byte)body.Count, 0, sequence, 0, 0, 0, 0, 0, (byte)body.Count, .. body];
+        return [22, 0xFE, 0xFF, 0, 0, 0, 0, 0, 0, 0, sequence, 0, (byte)handshake.Count, .. handshake];
+    }
+
+    /// <summary>Does the cookie exchange by hand and sends the ClientHello with the cookie (which starts a handshake).</summary>
+    private static async Task SendVerifiedClientHelloAsync(UdpClient udp, IPEndPoint server)
+    {
+        var random = RandomNumberGenerator.GetBytes(32);
+        await udp.SendAsync(ClientHello(random, [], sequence: 0), server, TestContext.Current.CancellationToken);
+        var verify = await ReceiveAsync(udp);
+        Assert.Equal(3, verify[13]);
+        var cookie = verify.AsSpan(28, verify[27]).ToArray();
+        await udp.SendAsync(ClientHello(random, cookie, sequence: 1), server, TestContext.Current.CancellationToken);
     }
 
     private static async Task<byte[]> ReceiveAsync(UdpClient udp)
