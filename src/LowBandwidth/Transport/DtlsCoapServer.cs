@@ -34,6 +34,8 @@ internal sealed class DtlsCoapServer : DefaultTlsServer
 
     public int NegotiatedCipherSuite { get; private set; }
 
+    public byte[]? ClientRandom { get; private set; }
+
     /// <summary>Why the handshake failed, from the alert raised or received (BouncyCastle's exceptions say less).</summary>
     public string? AlertReason { get; private set; }
 
@@ -81,6 +83,7 @@ internal sealed class DtlsCoapServer : DefaultTlsServer
         base.NotifyHandshakeComplete();
         var parameters = m_context.SecurityParameters;
         NegotiatedCipherSuite = parameters.CipherSuite;
+        ClientRandom = parameters.ClientRandom;
 
         // On the server, "peer" is the ID the peer sends to us: the one GetNewConnectionID made.
         ConnectionId = parameters.ConnectionIDPeer is { Length: > 0 } cid ? cid : null;

@@ -56,7 +56,7 @@ internal sealed class DtlsCoapTransport : IAsyncDisposable
     {
         _options = options.Value;
         _endpoint = endpoint;
-        _associations = new AssociationTable<DtlsSession>(options, time);
+        _associations = new AssociationTable<DtlsSession>(options, time, session => session.Close("idle"));
         _stoppingToken = _stopping.Token;
         _time = time;
         _logger = logger;
@@ -106,11 +106,7 @@ internal sealed class DtlsCoapTransport : IAsyncDisposable
     /// <summary>Closes idle associations (with close_notify), renews the cookie secret, forgets old alert times.</summary>
     public void Sweep()
     {
-        foreach (var session in _associations.Sweep())
-        {
-            session.Close("idle");
-        }
-
+        _associations.Sweep();
         var now = _time.GetUtcNow();
         if (now - _verifierCreated > s_verifierLifetime)
         {
@@ -184,7 +180,7 @@ internal sealed class DtlsCoapTransport : IAsyncDisposable
             // A ClientHello on an established association is a client that lost its state and starts over
             // (RFC 6347 §4.2.8); its handshake replaces the old association once the cookie checks out.
             // During a handshake, ClientHellos are retransmissions and go to the handshake.
-            if (!(isClientHello && session.IsEstablished))
+            if (!(isClientHello && session.IsEstablished && !session.IsSameClientHello(datagram)))
             {
                 session.Transport.Enqueue(datagram.ToArray(), source);
                 return;
@@ -287,7 +283,7 @@ internal sealed class DtlsCoapTransport : IAsyncDisposable
         }
 
         var association = new CoapAssociation(peer, session, _time.GetUtcNow());
-        session.Established(dtls, association);
+        session.Established(dtls, association, server.ClientRandom);
         if (!_associations.TryAdd(session, association))
         {
             Log.AssociationLimit(_logger, _options.MaxAssociations, peer.ToString());
@@ -443,6 +439,7 @@ internal sealed class DtlsCoapTransport : IAsyncDisposable
         private readonly DtlsCoapTransport _owner;
         private volatile DtlsTransport? _dtls;
         private CoapAssociation? _association;
+        private byte[]? _clientRandom;
 
         public DtlsSession(DtlsCoapTransport owner, DtlsPeerTransport transport)
         {
@@ -458,11 +455,21 @@ internal sealed class DtlsCoapTransport : IAsyncDisposable
 
         public string? CloseReason { get; private set; }
 
-        public void Established(DtlsTransport dtls, CoapAssociation association)
+        public void Established(DtlsTransport dtls, CoapAssociation association, byte[]? clientRandom)
         {
             _association = association;
+            _clientRandom = clientRandom;
             _dtls = dtls;
         }
+
+        /// <summary>
+        /// True for a late duplicate of the ClientHello that started this association (the network duplicated
+        /// it, or the client retransmitted it just before our flight arrived): it must not replace the
+        /// association the client is using. Its random (after the 13-byte record and 12-byte handshake
+        /// headers and the 2-byte version) tells.
+        /// </summary>
+        public bool IsSameClientHello(ReadOnlySpan<byte> clientHello) =>
+            _clientRandom is { } random && clientHello.Length >= 27 + 32 && clientHello.Slice(27, 32).SequenceEqual(random);
 
         /// <summary>
         /// BouncyCastle calls this for each authenticated record. The address moves only for the newest

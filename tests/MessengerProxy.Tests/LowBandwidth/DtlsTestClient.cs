@@ -36,10 +36,11 @@ internal sealed class DtlsTestClient : IDisposable
     public bool ReceivedCloseNotify => _client.ReceivedCloseNotify;
 
     /// <summary>Handshakes on a thread of its own (BouncyCastle blocks), bounded by the handshake timeout.</summary>
-    public static Task<DtlsTestClient> ConnectAsync(IPEndPoint server, int cipherSuite, bool offerConnectionId) => Task.Factory.StartNew(
+    /// <param name="localPort">The client's UDP port; 0: any free one.</param>
+    public static Task<DtlsTestClient> ConnectAsync(IPEndPoint server, int cipherSuite, bool offerConnectionId, int localPort = 0) => Task.Factory.StartNew(
         () =>
         {
-            var udp = new RebindableUdpTransport(server);
+            var udp = new RebindableUdpTransport(server, localPort);
             var client = new Client(new BcTlsCrypto(new SecureRandom()), cipherSuite, offerConnectionId);
             var dtls = new DtlsClientProtocol().Connect(client, udp);
             return new DtlsTestClient(udp, client, dtls);
@@ -124,10 +125,10 @@ internal sealed class DtlsTestClient : IDisposable
         private readonly IPEndPoint _server;
         private volatile Socket _socket;
 
-        public RebindableUdpTransport(IPEndPoint server)
+        public RebindableUdpTransport(IPEndPoint server, int localPort)
         {
             _server = server;
-            _socket = Open();
+            _socket = Open(localPort);
         }
 
         public IPEndPoint LocalEndPoint => (IPEndPoint)_socket.LocalEndPoint!;
@@ -135,7 +136,7 @@ internal sealed class DtlsTestClient : IDisposable
         public void Rebind()
         {
             var old = _socket;
-            _socket = Open();
+            _socket = Open(0);
             old.Dispose();
         }
 
@@ -169,10 +170,10 @@ internal sealed class DtlsTestClient : IDisposable
 
         public void Close() => _socket.Dispose();
 
-        private static Socket Open()
+        private static Socket Open(int port)
         {
             var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-            socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            socket.Bind(new IPEndPoint(IPAddress.Loopback, port));
             return socket;
         }
     }

@@ -302,6 +302,31 @@ public sealed class DtlsTransportTests
         Assert.Contains("Verification: OK", stdout + stderr);
     }
 
+    [Fact]
+    public async Task AClientThatLostItsStateCanStartOverFromTheSameAddress()
+    {
+        await using var door = await FrontDoor.StartAsync(rsa: false);
+        var server = new IPEndPoint(IPAddress.Loopback, door.Port);
+        const int Gcm = Org.BouncyCastle.Tls.CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256;
+        var crashed = await DtlsTestClient.ConnectAsync(server, Gcm, offerConnectionId: false).WaitAsync(s_wait, TestContext.Current.CancellationToken);
+        var port = crashed.LocalEndPoint.Port;
+        AssertContentResponse(await crashed.ExchangeAsync(GetVersions(0x3001)).WaitAsync(s_wait, TestContext.Current.CancellationToken), 0x3001);
+
+        // Gone without close_notify, like an app that was killed; it comes back on the same port (RFC 6347 §4.2.8).
+        crashed.Dispose();
+        using var restarted = await DtlsTestClient.ConnectAsync(server, Gcm, offerConnectionId: false, localPort: port).WaitAsync(s_wait, TestContext.Current.CancellationToken);
+
+        AssertContentResponse(await restarted.ExchangeAsync(GetVersions(0x3002)).WaitAsync(s_wait, TestContext.Current.CancellationToken), 0x3002);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(s_wait);
+        while (door.Server.Dtls!.AssociationCount != 1)
+        {
+            await Task.Delay(20, timeout.Token);
+        }
+
+        Assert.Equal(1, door.Server.Dtls.PeerCount);
+    }
+
     /// <summary>A confirmable CoAP GET of path enum 0 (<c>/_matrix/client/versions</c>), token 0x7A.</summary>
     private static byte[] GetVersions(ushort messageId) => [0x41, 0x01, (byte)(messageId >> 8), (byte)messageId, 0x7A, 0xB1, (byte)'0'];
 
