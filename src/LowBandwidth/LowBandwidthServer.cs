@@ -23,6 +23,7 @@ internal sealed class LowBandwidthServer : IHostedService, IVersionsAdvertisemen
     private readonly TimeProvider _time;
     private readonly ILoggerFactory _loggers;
     private PlainCoapTransport? _plain;
+    private DtlsCoapTransport? _dtls;
     private AssociationTable<IPEndPoint>? _plainAssociations;
     private ITimer? _sweeper;
 
@@ -38,6 +39,9 @@ internal sealed class LowBandwidthServer : IHostedService, IVersionsAdvertisemen
     public IPEndPoint? PlainEndPoint => _plain?.LocalEndPoint;
 
     public IPEndPoint? DtlsEndPoint { get; private set; }
+
+    /// <summary>The DTLS listener while running (for diagnostics and tests).</summary>
+    internal DtlsCoapTransport? Dtls => _dtls;
 
     public IEnumerable<KeyValuePair<string, JsonNode>> Members
     {
@@ -71,8 +75,16 @@ internal sealed class LowBandwidthServer : IHostedService, IVersionsAdvertisemen
             _plain.Start();
         }
 
+        if (!string.IsNullOrEmpty(_options.CertificatePath))
+        {
+            var address = ListenerAddresses.Parse(_options.BindAddress) ?? IPAddress.IPv6Any;
+            _dtls = new DtlsCoapTransport(new IPEndPoint(address, _options.Port), _optionsAccessor, _endpoint, _time, _loggers.CreateLogger<DtlsCoapTransport>());
+            DtlsEndPoint = _dtls.LocalEndPoint;
+            _dtls.Start();
+        }
+
         var sweepEvery = TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(1).Ticks, _options.IdleTimeout.Ticks / 4));
-        _sweeper = _time.CreateTimer(_ => _plainAssociations?.Sweep(), null, sweepEvery, sweepEvery);
+        _sweeper = _time.CreateTimer(_ => Sweep(), null, sweepEvery, sweepEvery);
         return Task.CompletedTask;
     }
 
@@ -89,6 +101,19 @@ internal sealed class LowBandwidthServer : IHostedService, IVersionsAdvertisemen
             await _plain.DisposeAsync();
             _plain = null;
         }
+
+        if (_dtls is not null)
+        {
+            await _dtls.DisposeAsync();
+            _dtls = null;
+            DtlsEndPoint = null;
+        }
+    }
+
+    private void Sweep()
+    {
+        _plainAssociations?.Sweep();
+        _dtls?.Sweep();
     }
 
     public async ValueTask DisposeAsync() => await StopAsync(CancellationToken.None);

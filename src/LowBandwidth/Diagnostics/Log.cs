@@ -29,6 +29,27 @@ internal static partial class Log
     [LoggerMessage(208, LogLevel.Debug, "DTLS association with {Peer} established (suite 0x{Suite:X4}, connection ID {ConnectionId})", EventName = "HandshakeCompleted")]
     public static partial void HandshakeCompleted(ILogger logger, string peer, int suite, string connectionId);
 
-    [LoggerMessage(209, LogLevel.Debug, "Observation of /sync by {Peer} ended: {Reason}", EventName = "ObserveEnded")]
+    [LoggerMessage(216, LogLevel.Debug, "Observation of /sync by {Peer} ended: {Reason}", EventName = "ObserveEnded")]
     public static partial void ObserveEnded(ILogger logger, string peer, string reason);
+
+    [LoggerMessage(209, LogLevel.Information, "DTLS certificate {Certificate}; cipher suites {Suites}", EventName = "DtlsCredentials")]
+    public static partial void DtlsCredentials(ILogger logger, string certificate, string suites);
+
+    [LoggerMessage(210, LogLevel.Warning, "DTLS session secrets are written to {Path} (key log); anyone who can read it can decrypt captured traffic", EventName = "KeyLogEnabled")]
+    public static partial void KeyLogEnabled(ILogger logger, string path);
+
+    [LoggerMessage(211, LogLevel.Warning, "Could not write the DTLS key log {Path}: {Reason}", EventName = "KeyLogFailed")]
+    public static partial void KeyLogFailed(ILogger logger, string path, string reason);
+
+    [LoggerMessage(212, LogLevel.Debug, "{Count} DTLS handshakes in progress (the limit); ignored a ClientHello from {Peer}", EventName = "HandshakeLimit")]
+    public static partial void HandshakeLimit(ILogger logger, int count, string peer);
+
+    [LoggerMessage(213, LogLevel.Debug, "DTLS association with {Peer} closed: {Reason}", EventName = "AssociationClosed")]
+    public static partial void AssociationClosed(ILogger logger, string peer, string reason);
+
+    [LoggerMessage(214, LogLevel.Debug, "Record from {Peer} for no known DTLS association; answered with a fatal alert", EventName = "UnknownAssociation")]
+    public static partial void UnknownAssociation(ILogger logger, string peer);
+
+    [LoggerMessage(215, LogLevel.Debug, "DTLS peer {Peer} moved to {NewPeer} (connection ID)", EventName = "PeerMoved")]
+    public static partial void PeerMoved(ILogger logger, string peer, string newPeer);
 }

@@ -11,11 +11,14 @@ internal sealed class AssociationTable<TKey>
     private readonly ConcurrentDictionary<TKey, CoapAssociation> _associations = new();
     private readonly LowBandwidthOptions _options;
     private readonly TimeProvider _time;
+    private readonly Action<TKey>? _swept;
 
-    public AssociationTable(IOptions<LowBandwidthOptions> options, TimeProvider time)
+    /// <param name="swept">Told about each association the table forgets for being idle (also when a full table sweeps in <see cref="TryAdd"/>), so the transport can end it.</param>
+    public AssociationTable(IOptions<LowBandwidthOptions> options, TimeProvider time, Action<TKey>? swept = null)
     {
         _options = options.Value;
         _time = time;
+        _swept = swept;
     }
 
     public int Count => _associations.Count;
@@ -56,6 +59,7 @@ internal sealed class AssociationTable<TKey>
             {
                 association.Close();
                 removed.Add(key);
+                _swept?.Invoke(key);
             }
         }
 
