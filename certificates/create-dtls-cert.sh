@@ -14,8 +14,11 @@ if [ -f "$out/dtls.crt" ] && [ -f "$out/dtls.key" ]; then
   exit 0
 fi
 umask 077
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 825 -subj "/CN=$name" \
-  -addext "subjectAltName=DNS:$name" -addext "keyUsage=critical,digitalSignature" -addext "extendedKeyUsage=serverAuth" \
+# Only the subject alternative name: every extension would be sent in every handshake.
+config=$(mktemp)
+trap 'rm -f "$config"' EXIT
+printf '[req]\ndistinguished_name=dn\nx509_extensions=ext\nprompt=no\n[dn]\nCN=%s\n[ext]\nsubjectAltName=DNS:%s\nsubjectKeyIdentifier=none\nauthorityKeyIdentifier=none\n' "$name" "$name" >"$config"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 825 -config "$config" \
   -keyout "$out/dtls.key" -out "$out/dtls.crt" 2>/dev/null
 chmod 644 "$out/dtls.crt"
 if [ -n "${CA_KEY_OWNER:-}" ]; then

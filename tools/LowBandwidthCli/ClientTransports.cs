@@ -70,7 +70,14 @@ internal sealed class DtlsClientTransport : IClientTransport
         }
 
         var client = new Client(crypto, roots, insecure, (int)handshakeTimeout.TotalMilliseconds);
-        _dtls = new DtlsClientProtocol().Connect(client, _udp);
+        try
+        {
+            _dtls = new DtlsClientProtocol().Connect(client, _udp);
+        }
+        finally
+        {
+            _udp.StopCoalescing();
+        }
     }
 
     public void Send(ReadOnlySpan<byte> datagram) => _dtls.Send(datagram.ToArray(), 0, datagram.Length);
@@ -109,6 +116,17 @@ internal sealed class DtlsClientTransport : IClientTransport
         ]);
 
         public override TlsAuthentication GetAuthentication() => new Authentication(roots, insecure);
+
+        // Every byte of the ClientHello is paid twice (it is repeated with the cookie): offer what the front
+        // door uses and nothing more.
+        protected override IList<int> GetSupportedGroups(IList<int> namedGroupRoles) => [NamedGroup.x25519, NamedGroup.secp256r1];
+
+        protected override IList<SignatureAndHashAlgorithm> GetSupportedSignatureAlgorithms() =>
+        [
+            SignatureAndHashAlgorithm.GetInstance(HashAlgorithm.sha256, SignatureAlgorithm.ecdsa),
+            SignatureAndHashAlgorithm.rsa_pss_rsae_sha256,
+            SignatureAndHashAlgorithm.GetInstance(HashAlgorithm.sha256, SignatureAlgorithm.rsa),
+        ];
     }
 
     private sealed class Authentication(X509Certificate2Collection roots, bool insecure) : TlsAuthentication
@@ -127,6 +145,13 @@ internal sealed class DtlsClientTransport : IClientTransport
             }
 
             using var leaf = X509CertificateLoader.LoadCertificate(chain[0].GetEncoded());
+
+            // A self-signed server certificate given as --ca is pinned: trusted as exactly itself.
+            if (roots.Any(root => root.RawDataMemory.Span.SequenceEqual(leaf.RawDataMemory.Span)))
+            {
+                return;
+            }
+
             using var builder = new X509Chain();
             builder.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
             builder.ChainPolicy.CustomTrustStore.AddRange(roots);
@@ -145,10 +170,12 @@ internal sealed class DtlsClientTransport : IClientTransport
         public TlsCredentials GetClientCredentials(Org.BouncyCastle.Tls.CertificateRequest certificateRequest) => null!;
     }
 
-    /// <summary>BouncyCastle's view of a connected UDP socket.</summary>
+    /// <summary>BouncyCastle's view of a connected UDP socket; packs each handshake flight into as few datagrams as fit.</summary>
     private sealed class UdpDatagramTransport : DatagramTransport
     {
         private readonly Socket _socket;
+        private readonly MemoryStream _pending = new();
+        private bool _coalescing = true;
 
         public UdpDatagramTransport(IPEndPoint server)
         {
@@ -164,6 +191,7 @@ internal sealed class DtlsClientTransport : IClientTransport
 
         public int Receive(Span<byte> buffer, int waitMillis)
         {
+            Flush();
             if (!_socket.Poll(TimeSpan.FromMilliseconds(waitMillis == 0 ? int.MaxValue : waitMillis), SelectMode.SelectRead))
             {
                 return -1;
@@ -179,9 +207,38 @@ internal sealed class DtlsClientTransport : IClientTransport
             }
         }
 
-        public void Send(byte[] buf, int off, int len) => _socket.Send(buf, off, len, SocketFlags.None);
+        public void Send(byte[] buf, int off, int len) => Send(buf.AsSpan(off, len));
 
-        public void Send(ReadOnlySpan<byte> buffer) => _socket.Send(buffer);
+        public void Send(ReadOnlySpan<byte> buffer)
+        {
+            if (!_coalescing)
+            {
+                _socket.Send(buffer);
+                return;
+            }
+
+            if (_pending.Length > 0 && _pending.Length + buffer.Length > GetSendLimit())
+            {
+                Flush();
+            }
+
+            _pending.Write(buffer);
+        }
+
+        public void StopCoalescing()
+        {
+            Flush();
+            _coalescing = false;
+        }
+
+        private void Flush()
+        {
+            if (_pending.Length > 0)
+            {
+                _socket.Send(_pending.GetBuffer().AsSpan(0, (int)_pending.Length));
+                _pending.SetLength(0);
+            }
+        }
 
         public void Close() => _socket.Dispose();
     }

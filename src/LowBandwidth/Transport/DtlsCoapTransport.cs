@@ -269,9 +269,11 @@ internal sealed class DtlsCoapTransport : IAsyncDisposable
         try
         {
             dtls = new DtlsServerProtocol().Accept(server, session.Transport, request);
+            session.Transport.StopCoalescing();
         }
         catch (Exception ex)
         {
+            session.Transport.StopCoalescing();
             Log.HandshakeFailed(_logger, peer.ToString(), server.AlertReason ?? ex.Message);
             session.Transport.Close();
             Forget(session);

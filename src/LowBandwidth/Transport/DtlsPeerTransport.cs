@@ -21,6 +21,9 @@ internal sealed class DtlsPeerTransport : DatagramTransport
     private readonly Socket _socket;
     private readonly BlockingCollection<(byte[] Datagram, IPEndPoint Source)> _queue = new(QueueCapacity);
     private readonly CancellationTokenSource _closed = new();
+    private readonly Lock _pendingGate = new();
+    private readonly MemoryStream _pending = new();
+    private volatile bool _coalescing = true;
     private volatile IPEndPoint _remote;
 
     public DtlsPeerTransport(Socket socket, IPEndPoint remote)
@@ -69,6 +72,8 @@ internal sealed class DtlsPeerTransport : DatagramTransport
 
     public int Receive(Span<byte> buffer, int waitMillis)
     {
+        // The record layer reads only once its whole flight is written: that is when it goes out.
+        Flush();
         (byte[] Datagram, IPEndPoint Source) item;
         try
         {
@@ -104,6 +109,48 @@ internal sealed class DtlsPeerTransport : DatagramTransport
             return;
         }
 
+        if (_coalescing)
+        {
+            // RFC 6347 §4.1.1: several records may share a datagram. BouncyCastle writes each handshake
+            // message as its own record; packing a flight saves a datagram (and 28+ bytes) per message.
+            lock (_pendingGate)
+            {
+                if (_pending.Length > 0 && _pending.Length + buffer.Length > GetSendLimit())
+                {
+                    SendNow(_pending.GetBuffer().AsSpan(0, (int)_pending.Length));
+                    _pending.SetLength(0);
+                }
+
+                _pending.Write(buffer);
+                return;
+            }
+        }
+
+        SendNow(buffer);
+    }
+
+    /// <summary>Ends flight packing once the handshake is over: application data goes out at once.</summary>
+    public void StopCoalescing()
+    {
+        Flush();
+        _coalescing = false;
+        Flush();
+    }
+
+    private void Flush()
+    {
+        lock (_pendingGate)
+        {
+            if (_pending.Length > 0)
+            {
+                SendNow(_pending.GetBuffer().AsSpan(0, (int)_pending.Length));
+                _pending.SetLength(0);
+            }
+        }
+    }
+
+    private void SendNow(ReadOnlySpan<byte> buffer)
+    {
         try
         {
             _socket.SendTo(buffer, SocketFlags.None, _remote);
