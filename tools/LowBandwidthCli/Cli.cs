@@ -46,6 +46,16 @@ internal static class Cli
             await stderr.WriteLineAsync($"mp-lb: {ex.Message}");
             return 1;
         }
+        catch (Org.BouncyCastle.Tls.TlsException ex)
+        {
+            await stderr.WriteLineAsync($"mp-lb: DTLS handshake failed: {ex.Message}");
+            return 1;
+        }
+        catch (System.Net.Sockets.SocketException ex)
+        {
+            await stderr.WriteLineAsync($"mp-lb: {ex.Message}");
+            return 1;
+        }
     }
 
     private static int JsonToCbor(string[] options, Stream stdin, Stream stdout)

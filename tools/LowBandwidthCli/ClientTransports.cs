@@ -233,11 +233,21 @@ internal sealed class DtlsClientTransport : IClientTransport
 
         private void Flush()
         {
-            if (_pending.Length > 0)
+            if (_pending.Length == 0)
+            {
+                return;
+            }
+
+            try
             {
                 _socket.Send(_pending.GetBuffer().AsSpan(0, (int)_pending.Length));
-                _pending.SetLength(0);
             }
+            catch (Exception ex) when (ex is ObjectDisposedException or SocketException)
+            {
+                // Closed after a failed handshake, or the server is gone: nothing left to deliver.
+            }
+
+            _pending.SetLength(0);
         }
 
         public void Close() => _socket.Dispose();

@@ -344,22 +344,40 @@ public sealed class FrontDoorPlainTests(FrontDoorPlainTests.Fixture fixture) : I
 
         public int Port { get; private set; }
 
+        /// <summary>The DTLS port, with a certificate made by certificates/create-dtls-cert.sh.</summary>
+        public int DtlsPort { get; private set; }
+
+        public string CertificatePath { get; private set; } = null!;
+
+        private string _directory = null!;
+
         public CoapTestClient Client() => new(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, Port));
 
         public async ValueTask InitializeAsync()
         {
+            _directory = Path.Combine(Path.GetTempPath(), "mp-frontdoor-" + Guid.NewGuid().ToString("N"));
+            var script = System.Diagnostics.Process.Start("sh", [RepoPaths.Combine("certificates", "create-dtls-cert.sh"), _directory, "localhost"])!;
+            await script.WaitForExitAsync();
+            Assert.Equal(0, script.ExitCode);
+            CertificatePath = Path.Combine(_directory, "dtls.crt");
+
             Upstream = await RecordingUpstream.StartAsync();
             Upstream.Respond = RespondAsync;
             Proxy = await ProxyHost.StartAsync(Upstream.BaseUri.ToString().TrimEnd('/'),
                 "LowBandwidth:Enabled=true", "LowBandwidth:PlainPort=0", "LowBandwidth:AckDelay=00:00:00.3",
-                "LowBandwidth:AckTimeout=00:00:00.3", "LowBandwidth:MaxRetransmit=2");
-            Port = Proxy.Services.GetRequiredService<LowBandwidthServer>().PlainEndPoint!.Port;
+                "LowBandwidth:AckTimeout=00:00:00.3", "LowBandwidth:MaxRetransmit=2",
+                "LowBandwidth:Port=0", "LowBandwidth:BindAddress=127.0.0.1",
+                $"LowBandwidth:CertificatePath={CertificatePath}", $"LowBandwidth:KeyPath={Path.Combine(_directory, "dtls.key")}");
+            var server = Proxy.Services.GetRequiredService<LowBandwidthServer>();
+            Port = server.PlainEndPoint!.Port;
+            DtlsPort = server.DtlsEndPoint!.Port;
         }
 
         public async ValueTask DisposeAsync()
         {
             await Proxy.DisposeAsync();
             await Upstream.DisposeAsync();
+            TestDirectories.Delete(_directory);
         }
 
         private static async Task RespondAsync(HttpContext context, RecordedRequest request)
@@ -375,7 +393,7 @@ public sealed class FrontDoorPlainTests(FrontDoorPlainTests.Fixture fixture) : I
                 return;
             }
 
-            if (path == "/_matrix/client/v3/sync" && request.Header("Authorization") == "Bearer observer")
+            if (path == "/_matrix/client/v3/sync" && request.Header("Authorization")?.StartsWith("Bearer observer", StringComparison.Ordinal) == true)
             {
                 var since = query.Split('&').FirstOrDefault(p => p.StartsWith("since=", StringComparison.Ordinal))?[6..];
                 if (since is "o1" or "o2")
