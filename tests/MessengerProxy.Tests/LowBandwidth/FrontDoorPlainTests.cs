@@ -327,6 +327,25 @@ public sealed class FrontDoorPlainTests(FrontDoorPlainTests.Fixture fixture) : I
         Assert.Null(await client.ReceiveAsync(TimeSpan.FromSeconds(1)));
     }
 
+    [Fact]
+    public async Task BaseUrl_OfLoginAndWellKnown_RewrittenToTheFrontDoor_OnlyOverCoap()
+    {
+        using var client = fixture.Client();
+        var login = client.Request(2, "/1", CoapType.Confirmable, CoapOption.FromUInt(CoapOptionNumbers.ContentFormat, CoapContentFormats.Json));
+        login.Payload = """{"type":"m.login.password","identifier":{"type":"m.id.user","user":"a"},"password":"p"}"""u8.ToArray();
+
+        var loggedIn = Json((await client.RequestAsync(login)).Payload);
+        var wellKnown = Json((await client.RequestAsync(client.Request(1, "/.well-known/matrix/client"))).Payload);
+        using var http = fixture.Proxy.CreateClient();
+        var overHttp = JsonDocument.Parse(await http.GetStringAsync("/.well-known/matrix/client", TestContext.Current.CancellationToken)).RootElement;
+
+        Assert.Equal(Fixture.AdvertisedBaseUrl, loggedIn.GetProperty("well_known").GetProperty("m.homeserver").GetProperty("base_url").GetString());
+        Assert.Equal("syt_new", loggedIn.GetProperty("access_token").GetString());
+        Assert.Equal(Fixture.AdvertisedBaseUrl, wellKnown.GetProperty("m.homeserver").GetProperty("base_url").GetString());
+        Assert.Equal(1, wellKnown.GetProperty("org.example").GetProperty("x").GetInt32());
+        Assert.Equal("https://matrix.example.org", overHttp.GetProperty("m.homeserver").GetProperty("base_url").GetString());
+    }
+
     private static JsonElement Json(ReadOnlyMemory<byte> cbor) => JsonDocument.Parse(s_cbor.CborToJson(cbor, out _)).RootElement;
 
     private static string FirstKey(ReadOnlyMemory<byte> cbor)
@@ -341,6 +360,8 @@ public sealed class FrontDoorPlainTests(FrontDoorPlainTests.Fixture fixture) : I
         public RecordingUpstream Upstream { get; private set; } = null!;
 
         public ProxyHost Proxy { get; private set; } = null!;
+
+        public const string AdvertisedBaseUrl = "https://lb.example.org:8008";
 
         public int Port { get; private set; }
 
@@ -366,7 +387,7 @@ public sealed class FrontDoorPlainTests(FrontDoorPlainTests.Fixture fixture) : I
             Proxy = await ProxyHost.StartAsync(Upstream.BaseUri.ToString().TrimEnd('/'),
                 "LowBandwidth:Enabled=true", "LowBandwidth:PlainPort=0", "LowBandwidth:AckDelay=00:00:00.3",
                 "LowBandwidth:AckTimeout=00:00:00.3", "LowBandwidth:MaxRetransmit=2",
-                "LowBandwidth:Port=0", "LowBandwidth:BindAddress=127.0.0.1",
+                "LowBandwidth:Port=0", "LowBandwidth:BindAddress=127.0.0.1", $"LowBandwidth:AdvertisedBaseUrl={AdvertisedBaseUrl}",
                 $"LowBandwidth:CertificatePath={CertificatePath}", $"LowBandwidth:KeyPath={Path.Combine(_directory, "dtls.key")}");
             var server = Proxy.Services.GetRequiredService<LowBandwidthServer>();
             Port = server.PlainEndPoint!.Port;
@@ -420,6 +441,18 @@ public sealed class FrontDoorPlainTests(FrontDoorPlainTests.Fixture fixture) : I
             if (path.Contains("!slow:x", StringComparison.Ordinal))
             {
                 await Task.Delay(TimeSpan.FromSeconds(1.2), context.RequestAborted);
+            }
+
+            if (path == "/.well-known/matrix/client")
+            {
+                await context.Response.WriteAsync("""{"m.homeserver":{"base_url":"https://matrix.example.org"},"org.example":{"x":1}}""");
+                return;
+            }
+
+            if (path == "/_matrix/client/v3/login")
+            {
+                await context.Response.WriteAsync("""{"access_token":"syt_new","device_id":"D","user_id":"@a:example.org","well_known":{"m.homeserver":{"base_url":"https://matrix.example.org"}}}""");
+                return;
             }
 
             if (path == "/_matrix/client/versions")
