@@ -96,7 +96,7 @@ internal sealed class UpstreamForwarder : IDisposable
 
             case ForwarderError.RequestBodyClient:
                 request.Outcome = RequestOutcome.Rejected;
-                answer = FindBadRequest(exception) is { StatusCode: 413 }
+                answer = ExceptionChains.IsBodyTooLarge(exception)
                     ? new MatrixError(413, MatrixErrorCode.TooLarge, "Request body is larger than the limit")
                     : new MatrixError(400, MatrixErrorCode.Unknown, "The request body could not be read");
                 break;
@@ -117,7 +117,7 @@ internal sealed class UpstreamForwarder : IDisposable
             _metrics.UpstreamError(error.ToString());
         }
 
-        Log.UpstreamFailed(_logger, context.Request.Method, endpoint, error.ToString(), Innermost(exception), answer.StatusCode);
+        Log.UpstreamFailed(_logger, context.Request.Method, endpoint, error.ToString(), ExceptionChains.Innermost(exception), answer.StatusCode);
         if (!context.Response.HasStarted)
         {
             context.Response.Clear();
@@ -131,32 +131,4 @@ internal sealed class UpstreamForwarder : IDisposable
     }
 
     public void Dispose() => _client.Dispose();
-
-    private static string Innermost(Exception? exception)
-    {
-        if (exception is null)
-        {
-            return "no detail";
-        }
-
-        while (exception.InnerException is not null)
-        {
-            exception = exception.InnerException;
-        }
-
-        return exception.Message;
-    }
-
-    private static BadHttpRequestException? FindBadRequest(Exception? exception)
-    {
-        for (var e = exception; e is not null; e = e.InnerException)
-        {
-            if (e is BadHttpRequestException bad)
-            {
-                return bad;
-            }
-        }
-
-        return null;
-    }
 }

@@ -41,36 +41,14 @@ public sealed class CborKeyTable
 
     private static CborKeyTable Load(int version)
     {
-        using var stream = typeof(CborKeyTable).Assembly.GetManifestResourceStream(ResourceName)
-            ?? throw new InvalidOperationException($"embedded resource {ResourceName} is missing");
-        using var reader = new StreamReader(stream);
         var byName = new Dictionary<string, int>(StringComparer.Ordinal);
         var seen = new HashSet<int>();
-        var header = false;
-        while (reader.ReadLine() is { } line)
+        foreach (var row in VersionedTable.Rows(ResourceName, ["version", "integer", "key"], version))
         {
-            if (line.Length == 0 || line[0] == '#')
+            var integer = int.Parse(row[0], CultureInfo.InvariantCulture);
+            if (!seen.Add(integer) || !byName.TryAdd(row[1], integer))
             {
-                continue;
-            }
-
-            var columns = line.Split('\t');
-            if (!header)
-            {
-                header = columns is ["version", "integer", "key"] ? true : throw new FormatException($"unexpected header '{line}' in {ResourceName}");
-                continue;
-            }
-
-            var rowVersion = int.Parse(columns[0], CultureInfo.InvariantCulture);
-            var integer = int.Parse(columns[1], CultureInfo.InvariantCulture);
-            if (rowVersion > version)
-            {
-                continue;
-            }
-
-            if (!seen.Add(integer) || !byName.TryAdd(columns[2], integer))
-            {
-                throw new FormatException($"{ResourceName}: {columns[2]} = {integer} is defined twice");
+                throw new FormatException($"{ResourceName}: {row[1]} = {integer} is defined twice");
             }
         }
 

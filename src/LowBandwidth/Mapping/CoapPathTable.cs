@@ -144,31 +144,10 @@ public sealed class CoapPathTable
 
     private static CoapPathTable Load(int version)
     {
-        using var stream = typeof(CoapPathTable).Assembly.GetManifestResourceStream(ResourceName)
-            ?? throw new InvalidOperationException($"embedded resource {ResourceName} is missing");
-        using var reader = new StreamReader(stream);
         var table = new CoapPathTable(version);
-        var header = false;
-        while (reader.ReadLine() is { } line)
+        foreach (var row in VersionedTable.Rows(ResourceName, ["version", "code", "msc_template"], version))
         {
-            if (line.Length == 0 || line[0] == '#')
-            {
-                continue;
-            }
-
-            var columns = line.Split('\t');
-            if (!header)
-            {
-                header = columns is ["version", "code", "msc_template"] ? true : throw new FormatException($"unexpected header '{line}' in {ResourceName}");
-                continue;
-            }
-
-            if (int.Parse(columns[0], CultureInfo.InvariantCulture) > version)
-            {
-                continue;
-            }
-
-            var entry = new Entry(columns[1], columns[2]);
+            var entry = new Entry(row[0], row[1]);
             if (!table._byCode.TryAdd(entry.Code, entry))
             {
                 throw new FormatException($"{ResourceName}: code {entry.Code} is defined twice");

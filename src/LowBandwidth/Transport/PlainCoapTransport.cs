@@ -26,13 +26,7 @@ internal sealed class PlainCoapTransport : IAsyncDisposable
         _associations = associations;
         _time = time;
         _logger = logger;
-        _socket = new Socket(bind.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-        if (bind.AddressFamily == AddressFamily.InterNetworkV6)
-        {
-            _socket.DualMode = true;
-        }
-
-        _socket.Bind(bind);
+        _socket = UdpSockets.Bind(bind);
         LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
     }
 
@@ -47,22 +41,11 @@ internal sealed class PlainCoapTransport : IAsyncDisposable
     private async Task ReceiveLoopAsync(CancellationToken cancellationToken)
     {
         var buffer = new byte[65_536];
-        EndPoint any = new IPEndPoint(_socket.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
         while (!cancellationToken.IsCancellationRequested)
         {
-            SocketReceiveFromResult received;
-            try
-            {
-                received = await _socket.ReceiveFromAsync(buffer, SocketFlags.None, any, cancellationToken);
-            }
-            catch (OperationCanceledException)
+            if (await UdpSockets.ReceiveAsync(_socket, buffer, cancellationToken) is not { } received)
             {
                 return;
-            }
-            catch (SocketException)
-            {
-                // ICMP port unreachable from an earlier send and the like: not fatal for the listener.
-                continue;
             }
 
             var peer = (IPEndPoint)received.RemoteEndPoint;

@@ -274,7 +274,7 @@ internal sealed class OutboundRequestHandler
                 return;
             case ForwarderError.RequestBodyClient:
                 request.Outcome = "refused";
-                answer = IsTooLarge(exception)
+                answer = ExceptionChains.IsBodyTooLarge(exception)
                     ? new MatrixError(413, MatrixErrorCode.TooLarge, "Request body is larger than the limit")
                     : new MatrixError(400, MatrixErrorCode.Unknown, "The request body could not be read");
                 break;
@@ -290,7 +290,7 @@ internal sealed class OutboundRequestHandler
                 break;
         }
 
-        Log.UpstreamFailed(_logger, context.Request.Method, request.Destination.Host, request.Endpoint, error.ToString(), Innermost(exception), answer.StatusCode);
+        Log.UpstreamFailed(_logger, context.Request.Method, request.Destination.Host, request.Endpoint, error.ToString(), ExceptionChains.Innermost(exception), answer.StatusCode);
         if (!context.Response.HasStarted)
         {
             context.Response.Clear();
@@ -347,45 +347,10 @@ internal sealed class OutboundRequestHandler
         return true;
     }
 
-    private static bool IsTooLarge(Exception? exception)
-    {
-        for (var e = exception; e is not null; e = e.InnerException)
-        {
-            if (e is BadHttpRequestException { StatusCode: 413 })
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
     private static bool IsCertificateFailure(Exception? exception)
     {
-        for (var e = exception; e is not null; e = e.InnerException)
-        {
-            if (e is System.Security.Authentication.AuthenticationException || e is HttpRequestException { HttpRequestError: HttpRequestError.SecureConnectionError })
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    private static string Innermost(Exception? exception)
-    {
-        if (exception is null)
-        {
-            return "no detail";
-        }
-
-        while (exception.InnerException is not null)
-        {
-            exception = exception.InnerException;
-        }
-
-        return exception.Message;
+        return ExceptionChains.Find<System.Security.Authentication.AuthenticationException>(exception) is not null
+            || ExceptionChains.Find<HttpRequestException>(exception) is { HttpRequestError: HttpRequestError.SecureConnectionError };
     }
 
     private static string Truncate(string value) => value.Length <= 100 ? value : value[..100] + "…";
