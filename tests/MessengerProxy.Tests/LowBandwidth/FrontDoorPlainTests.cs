@@ -346,6 +346,58 @@ public sealed class FrontDoorPlainTests(FrontDoorPlainTests.Fixture fixture) : I
         Assert.Equal("https://matrix.example.org", overHttp.GetProperty("m.homeserver").GetProperty("base_url").GetString());
     }
 
+    [Fact]
+    public async Task ObserveSync_LargeNotification_LaterBlocksFromTheLastPushedBody()
+    {
+        using var client = fixture.Client();
+        var register = client.Request(1, "/7?filter=big", CoapType.Confirmable,
+            CoapOption.FromString(CoapOptionNumbers.AccessToken, "observer-big"), CoapOption.FromUInt(CoapOptionNumbers.Observe, 0));
+        await client.RequestAsync(register);
+
+        var notification = await client.ReceiveAsync();
+        Assert.NotNull(notification);
+        Assert.Equal(2u, notification.Find(CoapOptionNumbers.Observe)!.Value.UIntValue);
+        Assert.True(CoapBlock.TryDecode(notification.Find(CoapOptionNumbers.Block2)!.Value.UIntValue, out var first));
+        Assert.True(first.More);
+        var total = (int)notification.Find(CoapOptionNumbers.Size2)!.Value.UIntValue;
+        await client.SendAsync(new CoapMessage { Type = CoapType.Acknowledgement, Code = 0, MessageId = notification.MessageId });
+
+        // RFC 7959 §3.4: the rest with plain GETs of the same resource (no Observe option).
+        using var body = new MemoryStream();
+        body.Write(notification.Payload.Span);
+        var before = fixture.Upstream.Requests.Count(r => r.Header("Authorization") == "Bearer observer-big");
+        for (var number = 1u; body.Length < total; number++)
+        {
+            var next = await client.RequestAsync(client.Request(1, "/7?filter=big", CoapType.Confirmable, new CoapBlock(number, false, first.SizeExponent).ToOption(CoapOptionNumbers.Block2)));
+            body.Write(next.Payload.Span);
+        }
+
+        Assert.Equal("o2", Json(body.ToArray()).GetProperty("next_batch").GetString());
+        Assert.Equal(5000, Json(body.ToArray()).GetProperty("padding").GetString()!.Length);
+        var after = fixture.Upstream.Requests.Where(r => r.Header("Authorization") == "Bearer observer-big").Select(r => r.RawTarget).ToList();
+        Assert.DoesNotContain(after.Skip(before), t => !t.Contains("since=o2", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task ObserveSync_NotificationNeverAcknowledged_RegistrationDropped()
+    {
+        using var client = fixture.Client();
+        var register = client.Request(1, "/7?filter=silent", CoapType.Confirmable,
+            CoapOption.FromString(CoapOptionNumbers.AccessToken, "observer-silent"), CoapOption.FromUInt(CoapOptionNumbers.Observe, 0));
+        await client.RequestAsync(register);
+
+        // The o2 notification comes 1 + MaxRetransmit (2) times, never acknowledged; then nothing more.
+        var copies = 0;
+        while (await client.ReceiveAsync(TimeSpan.FromSeconds(8)) is { } message)
+        {
+            Assert.Equal("o2", Json(message.Payload).GetProperty("next_batch").GetString());
+            copies++;
+        }
+
+        Assert.Equal(3, copies);
+        Assert.DoesNotContain(fixture.Upstream.Requests, r => r.Header("Authorization") == "Bearer observer-silent" && r.RawTarget.Contains("since=o2", StringComparison.Ordinal));
+    }
+
     private static JsonElement Json(ReadOnlyMemory<byte> cbor) => JsonDocument.Parse(s_cbor.CborToJson(cbor, out _)).RootElement;
 
     private static string FirstKey(ReadOnlyMemory<byte> cbor)
@@ -427,7 +479,8 @@ public sealed class FrontDoorPlainTests(FrontDoorPlainTests.Fixture fixture) : I
                 }
 
                 var next = since switch { null => "o1", "o1" => "o2", "o2" => "o3", _ => since };
-                await context.Response.WriteAsync("{\"next_batch\":\"" + next + "\",\"rooms\":{\"join\":{}}}");
+                var padding = request.Header("Authorization")!.EndsWith("-big", StringComparison.Ordinal) ? new string('p', 5000) : string.Empty;
+                await context.Response.WriteAsync("{\"next_batch\":\"" + next + "\",\"rooms\":{\"join\":{}},\"padding\":\"" + padding + "\"}");
                 return;
             }
 
