@@ -62,6 +62,9 @@ public sealed class LowBandwidthOptions
 
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>Requests one association may have in progress at once (RFC 7252's NSTART is 1); more get 5.03.</summary>
+    public int MaxRequestsInFlight { get; set; } = 8;
+
     /// <summary>Largest request body a client may send (after blockwise assembly).</summary>
     public int MaxRequestBodyBytes { get; set; } = 4 * 1024 * 1024;
 

@@ -56,7 +56,7 @@ internal sealed class LowBandwidthOptionsValidator : IValidateOptions<LowBandwid
 
         foreach (var (key, value) in new[]
                  {
-                     ("MaxRetransmit", options.MaxRetransmit), ("MaxAssociations", options.MaxAssociations), ("MaxConcurrentHandshakes", options.MaxConcurrentHandshakes),
+                     ("MaxRetransmit", options.MaxRetransmit), ("MaxRequestsInFlight", options.MaxRequestsInFlight), ("MaxAssociations", options.MaxAssociations), ("MaxConcurrentHandshakes", options.MaxConcurrentHandshakes),
                      ("MaxRequestBodyBytes", options.MaxRequestBodyBytes), ("MaxResponseBodyBytes", options.MaxResponseBodyBytes), ("MaxCborDepth", options.MaxCborDepth),
                  })
         {

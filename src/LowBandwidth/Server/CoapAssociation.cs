@@ -20,7 +20,8 @@ internal sealed record CachedBody(byte Code, ushort? ContentFormat, byte[] Paylo
 internal sealed class CoapAssociation
 {
     private const int MaxExchanges = 512;
-    private const int MaxCachedBodies = 8;
+    private const int MaxCachedBodies = 4;
+    private const int MaxUploads = 2;
     private const int MaxObservations = 4;
 
     private readonly Dictionary<ushort, Exchange> _exchanges = [];
@@ -30,6 +31,7 @@ internal sealed class CoapAssociation
     private readonly Dictionary<string, ObserveRegistration> _observations = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
     private int _nextMessageId = RandomNumberGenerator.GetInt32(ushort.MaxValue + 1);
+    private int _requestsInFlight;
 
     public CoapAssociation(IPEndPoint peer, IDatagramSink sink, DateTimeOffset now)
     {
@@ -52,6 +54,20 @@ internal sealed class CoapAssociation
     public int CborVersion { get; set; }
 
     public ushort NextMessageId() => (ushort)Interlocked.Increment(ref _nextMessageId);
+
+    /// <summary>Takes one of the association's request slots; false when all are busy.</summary>
+    public bool TryStartRequest(int limit)
+    {
+        if (Interlocked.Increment(ref _requestsInFlight) <= limit)
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref _requestsInFlight);
+        return false;
+    }
+
+    public void EndRequest() => Interlocked.Decrement(ref _requestsInFlight);
 
     /// <summary>Registers a new exchange; false (with the reply so far, if any) when the message ID is a duplicate.</summary>
     public bool TryBegin(ushort messageId, DateTimeOffset now, TimeSpan lifetime, out byte[]? previousReply)
@@ -164,6 +180,12 @@ internal sealed class CoapAssociation
         {
             if (number == 0)
             {
+                // A client uploads one body at a time; a few more in parallel is generous, more is an attack on memory.
+                if (!_uploads.ContainsKey(key) && _uploads.Count >= MaxUploads)
+                {
+                    _uploads.Remove(_uploads.Keys.First());
+                }
+
                 _uploads[key] = new MemoryStream();
             }
 

@@ -97,7 +97,12 @@ internal sealed class CoapEndpoint
         }
 
         Task<CoapResponse> work;
-        if (_observer.IsSyncObserve(message, out var register) && register)
+        var started = association.TryStartRequest(_options.MaxRequestsInFlight);
+        if (!started)
+        {
+            work = Task.FromResult(_handler.Overloaded(association));
+        }
+        else if (_observer.IsSyncObserve(message, out var register) && register)
         {
             work = _observer.RegisterAsync(association, message, (notification, token) => SendConfirmableAsync(association, notification, token), cancellationToken);
         }
@@ -109,6 +114,11 @@ internal sealed class CoapEndpoint
             }
 
             work = _handler.HandleAsync(association, message, cancellationToken);
+        }
+
+        if (started)
+        {
+            work = ReleaseWhenDone(association, work);
         }
 
         if (message.Type == CoapType.NonConfirmable)
@@ -135,6 +145,18 @@ internal sealed class CoapEndpoint
         var response = await work;
         var separate = response.ToMessage(CoapType.Confirmable, association.NextMessageId(), message.Token);
         await SendConfirmableAsync(association, separate, cancellationToken);
+    }
+
+    private static async Task<CoapResponse> ReleaseWhenDone(CoapAssociation association, Task<CoapResponse> work)
+    {
+        try
+        {
+            return await work;
+        }
+        finally
+        {
+            association.EndRequest();
+        }
     }
 
     /// <summary>Sends a CON and retransmits it (RFC 7252 §4.2) until ACK or RST; true when acknowledged.</summary>

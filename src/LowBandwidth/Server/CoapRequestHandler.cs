@@ -338,6 +338,14 @@ internal sealed class CoapRequestHandler
         return builder?.ToString() ?? string.Empty;
     }
 
+    /// <summary>The answer when an association has too many requests in progress.</summary>
+    public CoapResponse Overloaded(CoapAssociation association)
+    {
+        var response = Error(HttpCoapCodes.Code(5, 3), "M_LIMIT_EXCEEDED", $"More than {_options.MaxRequestsInFlight} requests in progress on this connection", association);
+        response.Options.Add(CoapOption.FromUInt(CoapOptionNumbers.MaxAge, 1));
+        return response;
+    }
+
     /// <summary>An answer of the front door itself, in the Matrix error format, as CBOR.</summary>
     private CoapResponse Error(byte code, string errcode, string message, CoapAssociation association)
     {

@@ -398,6 +398,48 @@ public sealed class FrontDoorPlainTests(FrontDoorPlainTests.Fixture fixture) : I
         Assert.DoesNotContain(fixture.Upstream.Requests, r => r.Header("Authorization") == "Bearer observer-silent" && r.RawTarget.Contains("since=o2", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task RequestFlood_OnOneAssociation_BeyondTheLimitGets503_OthersAnswered()
+    {
+        using var client = fixture.Client();
+        var requests = Enumerable.Range(0, 12)
+            .Select(i => client.Request(1, $"/E/!slow:x?flood={i}", CoapType.Confirmable, CoapOption.FromString(CoapOptionNumbers.AccessToken, "flood")))
+            .ToList();
+        foreach (var request in requests)
+        {
+            await client.SendAsync(request);
+        }
+
+        var overloaded = 0;
+        var answered = 0;
+        while (overloaded + answered < requests.Count && await client.ReceiveAsync() is { } message)
+        {
+            if (message.IsEmpty)
+            {
+                continue;
+            }
+
+            if (message.Type == CoapType.Confirmable)
+            {
+                await client.SendAsync(new CoapMessage { Type = CoapType.Acknowledgement, Code = 0, MessageId = message.MessageId });
+            }
+
+            if (CoapMessage.FormatCode(message.Code) == "5.03")
+            {
+                overloaded++;
+                Assert.Contains("M_LIMIT_EXCEEDED", Encoding.UTF8.GetString(s_cbor.CborToJson(message.Payload, out _)));
+            }
+            else
+            {
+                Assert.Equal("2.05", CoapMessage.FormatCode(message.Code));
+                answered++;
+            }
+        }
+
+        Assert.Equal(8, answered);
+        Assert.Equal(4, overloaded);
+    }
+
     private static JsonElement Json(ReadOnlyMemory<byte> cbor) => JsonDocument.Parse(s_cbor.CborToJson(cbor, out _)).RootElement;
 
     private static string FirstKey(ReadOnlyMemory<byte> cbor)
