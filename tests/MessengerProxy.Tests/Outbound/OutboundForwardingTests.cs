@@ -106,7 +106,7 @@ public sealed class OutboundForwardingTests(OutboundFixture fixture) : IClassFix
         var id = Guid.NewGuid().ToString("N");
         var (_, tls, client) = await fixture.OpenTunnelAsync("remote.test", fixture.RemotePort);
         using (client)
-        await using (tls!)
+        await using (tls)
         {
             for (var i = 0; i < 5; i++)
             {
@@ -126,7 +126,7 @@ public sealed class OutboundForwardingTests(OutboundFixture fixture) : IClassFix
     {
         var (_, tls, client) = await fixture.OpenTunnelAsync("remote.test", fixture.RemotePort);
         using (client)
-        await using (tls!)
+        await using (tls)
         {
             var refused = await OutboundFixture.SendInTunnelAsync(tls, "GET", "/_matrix/client/v3/sync", "remote.test");
             var allowed = await OutboundFixture.SendInTunnelAsync(tls, "GET", "/_matrix/federation/v1/version", "remote.test");

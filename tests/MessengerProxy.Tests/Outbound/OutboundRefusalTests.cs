@@ -114,7 +114,7 @@ public sealed class OutboundRefusalTests(OutboundFixture fixture) : IClassFixtur
     {
         var (_, tls, client) = await fixture.OpenTunnelAsync("remote.test", fixture.RemotePort);
         using (client)
-        await using (tls!)
+        await using (tls)
         {
             var id = Guid.NewGuid().ToString("N");
             var head = $"PUT /_matrix/federation/v1/send/chunked HTTP/1.1\r\nHost: remote.test\r\nTransfer-Encoding: chunked\r\n" +
@@ -268,7 +268,7 @@ public sealed class OutboundRefusalTests(OutboundFixture fixture) : IClassFixtur
     {
         var (_, tls, client) = await fixture.OpenTunnelAsync(host, fixture.RemotePort);
         using (client)
-        await using (tls!)
+        await using (tls)
         {
             return await OutboundFixture.SendInTunnelAsync(tls, method, target, hostHeader, headers, body);
         }

@@ -135,8 +135,8 @@ public class OutboundFixture : IAsyncLifetime
 
     public string RemoteUrl(string path, string host = "remote.test") => $"https://{host}:{RemotePort}{path}";
 
-    /// <summary>Opens a CONNECT tunnel by hand; returns the proxy's answer to CONNECT and, if it was 200, the TLS stream inside.</summary>
-    public async Task<(RawResponse? Refusal, SslStream? Tls, TcpClient Client)> OpenTunnelAsync(string host, int port, string? serverName = null)
+    /// <summary>Opens a CONNECT tunnel by hand (the proxy must answer 200) and returns the TLS stream inside.</summary>
+    public async Task<(RawResponse? Refusal, SslStream Tls, TcpClient Client)> OpenTunnelAsync(string host, int port, string? serverName = null)
     {
         var client = new TcpClient();
         await client.ConnectAsync("127.0.0.1", ProxyPort, TestContext.Current.CancellationToken);
@@ -144,10 +144,7 @@ public class OutboundFixture : IAsyncLifetime
         var authority = host.Contains(':') ? $"[{host}]:{port}" : $"{host}:{port}";
         await stream.WriteAsync(Encoding.ASCII.GetBytes($"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n"), TestContext.Current.CancellationToken);
         var status = await ReadConnectStatusAsync(stream);
-        if (status != 200)
-        {
-            return (new RawResponse(status, string.Empty, [], []), null, client);
-        }
+        Assert.True(status == 200, $"CONNECT {authority} was answered {status}");
 
         var tls = new SslStream(stream, leaveInnerStreamOpen: false, ProxyCa.Validator);
         await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = serverName ?? host }, TestContext.Current.CancellationToken);
