@@ -156,6 +156,22 @@ public sealed class OutboundRefusalTests(OutboundFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task SilentRemote_504AfterUpstreamTimeout_TunnelStillUsable()
+    {
+        var (_, tls, client) = await fixture.OpenTunnelAsync("remote.test", fixture.RemotePort);
+        using (client)
+        await using (tls)
+        {
+            var slow = await OutboundFixture.SendInTunnelAsync(tls, "GET", "/_matrix/federation/v1/event/%24slowpoke", "remote.test",
+                $"Authorization: {OutboundFixture.XMatrix("remote.test")}\r\n");
+            AssertMatrixError(slow, 504, "M_UNKNOWN", "remote.test did not answer in time");
+
+            var next = await OutboundFixture.SendInTunnelAsync(tls, "GET", "/_matrix/federation/v1/version", "remote.test");
+            Assert.Equal(200, next.StatusCode);
+        }
+    }
+
+    [Fact]
     public async Task RemoteCertificateForAnotherName_502AndRequestNeverSent()
     {
         // nocert.test is listed and resolves to the remote, whose certificate does not name it.

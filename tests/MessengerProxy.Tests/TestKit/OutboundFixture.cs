@@ -88,6 +88,7 @@ public class OutboundFixture : IAsyncLifetime
             "Outbound:MaxRequestBodyBytes=65536",
             "Outbound:HandshakeTimeout=00:00:02",
             "Outbound:RequestHeadTimeout=00:00:02",
+            "Outbound:UpstreamTimeout=00:00:01",
         };
         foreach (var name in RemoteNames.Concat(["rogue.test", "nocert.test", "push.test"]))
         {
@@ -199,6 +200,11 @@ public class OutboundFixture : IAsyncLifetime
 
             context.Response.StatusCode = 404;
             return context.Response.WriteAsync("""{"errcode":"M_NOT_FOUND","error":"no delegation"}""");
+        }
+
+        if (request.RawTarget.Contains("slowpoke", StringComparison.Ordinal))
+        {
+            return Task.Delay(TimeSpan.FromSeconds(10), context.RequestAborted);
         }
 
         context.Response.ContentType = "application/json";
