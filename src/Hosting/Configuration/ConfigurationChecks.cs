@@ -49,7 +49,10 @@ public static class ConfigurationChecks
     {
         if (!File.Exists(path))
         {
-            errors.Add($"{key}: file '{path}' does not exist");
+            // A relative path is resolved against the working directory, which is not always the caller's.
+            errors.Add(Path.IsPathRooted(path)
+                ? $"{key}: file '{path}' does not exist"
+                : $"{key}: file '{path}' does not exist (looked for {Path.GetFullPath(path)})");
         }
     }
 }
