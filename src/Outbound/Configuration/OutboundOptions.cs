@@ -81,6 +81,9 @@ public sealed class OutboundOptions
     /// <summary>How long name resolution of a destination may take.</summary>
     public TimeSpan DnsTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>A relayed (not intercepted) tunnel silent in both directions for this long is closed.</summary>
+    public TimeSpan RelayIdleTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>How long to wait for a TCP/TLS connection to the remote server.</summary>
     public TimeSpan UpstreamConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
 

@@ -80,7 +80,7 @@ internal sealed class OutboundOptionsValidator : IValidateOptions<OutboundOption
                      ("LeafValidity", options.LeafValidity), ("RequestHeadTimeout", options.RequestHeadTimeout),
                      ("HandshakeTimeout", options.HandshakeTimeout), ("DnsTimeout", options.DnsTimeout),
                      ("UpstreamConnectTimeout", options.UpstreamConnectTimeout), ("UpstreamTimeout", options.UpstreamTimeout),
-                     ("DelegationLifetime", options.DelegationLifetime),
+                     ("DelegationLifetime", options.DelegationLifetime), ("RelayIdleTimeout", options.RelayIdleTimeout),
                  })
         {
             if (value <= TimeSpan.Zero)

@@ -192,18 +192,54 @@ internal sealed class TunnelMiddleware
         {
             await connection.Transport.Output.WriteAsync(s_established, connection.ConnectionClosed);
             _metrics.Tunnel("relayed");
-            var toUpstream = CopyAndCloseAsync(connection.Transport.Input, upstream, connection.ConnectionClosed);
-            var toClient = upstream.CopyToAsync(connection.Transport.Output, connection.ConnectionClosed);
-            await Task.WhenAny(toUpstream, toClient);
+
+            // Either direction moving keeps the tunnel; silence both ways for the idle timeout ends it.
+            using var idle = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed);
+            idle.CancelAfter(_options.RelayIdleTimeout);
+            var toUpstream = RelayToUpstreamAsync(connection.Transport.Input, upstream, idle);
+            var toClient = RelayToClientAsync(upstream, connection.Transport.Output, idle);
+            var first = await Task.WhenAny(toUpstream, toClient);
+            await idle.CancelAsync();
+            await Task.WhenAll(toUpstream, toClient).ContinueWith(_ => { }, TaskScheduler.Default);
+            if (first.IsFaulted && first.Exception?.InnerException is { } failure and not (IOException or OperationCanceledException or SocketException))
+            {
+                throw failure;
+            }
         }
     }
 
-    private static async Task CopyAndCloseAsync(PipeReader from, Stream to, CancellationToken cancellationToken)
+    private async Task RelayToUpstreamAsync(PipeReader from, Stream to, CancellationTokenSource idle)
     {
-        await from.CopyToAsync(to, cancellationToken);
+        while (true)
+        {
+            var result = await from.ReadAsync(idle.Token);
+            foreach (var segment in result.Buffer)
+            {
+                await to.WriteAsync(segment, idle.Token);
+            }
+
+            from.AdvanceTo(result.Buffer.End);
+            idle.CancelAfter(_options.RelayIdleTimeout);
+            if (result.IsCompleted)
+            {
+                break;
+            }
+        }
+
         if (to is NetworkStream network)
         {
             network.Socket.Shutdown(SocketShutdown.Send);
+        }
+    }
+
+    private async Task RelayToClientAsync(Stream from, PipeWriter to, CancellationTokenSource idle)
+    {
+        var buffer = new byte[16 * 1024];
+        int read;
+        while ((read = await from.ReadAsync(buffer, idle.Token)) > 0)
+        {
+            await to.WriteAsync(buffer.AsMemory(0, read), idle.Token);
+            idle.CancelAfter(_options.RelayIdleTimeout);
         }
     }
 

@@ -172,6 +172,28 @@ public sealed class OutboundRefusalTests(OutboundFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task RelayedTunnel_SilentBothWays_ClosedAfterTheIdleTimeout()
+    {
+        using var client = new TcpClient();
+        await client.ConnectAsync("127.0.0.1", fixture.ProxyPort, TestContext.Current.CancellationToken);
+        var stream = client.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes($"CONNECT sso.test:{fixture.RemotePort} HTTP/1.1\r\n\r\n"), TestContext.Current.CancellationToken);
+
+        var buffer = new byte[1024];
+        var total = 0;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(60));
+        int read;
+        while ((read = await stream.ReadAsync(buffer.AsMemory(total), timeout.Token)) > 0)
+        {
+            total += read;
+        }
+
+        // Only the 200, then the proxy closed the silent tunnel (the read ended with 0, not the test's timeout).
+        Assert.Equal("HTTP/1.1 200 Connection Established\r\n\r\n", Encoding.ASCII.GetString(buffer, 0, total));
+    }
+
+    [Fact]
     public async Task RemoteCertificateForAnotherName_502AndRequestNeverSent()
     {
         // nocert.test is listed and resolves to the remote, whose certificate does not name it.

@@ -89,6 +89,7 @@ public class OutboundFixture : IAsyncLifetime
             "Outbound:HandshakeTimeout=00:00:02",
             "Outbound:RequestHeadTimeout=00:00:02",
             "Outbound:UpstreamTimeout=00:00:01",
+            "Outbound:RelayIdleTimeout=00:00:01",
         };
         foreach (var name in RemoteNames.Concat(["rogue.test", "nocert.test", "push.test"]))
         {
