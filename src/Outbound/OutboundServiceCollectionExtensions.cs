@@ -44,6 +44,7 @@ public static class OutboundServiceCollectionExtensions
         services.AddSingleton<UpstreamConnector>();
         services.AddSingleton<UpstreamClient>();
         services.AddSingleton<OutboundRequestHandler>();
+        services.AddSingleton<ProxyCredentials>();
         services.AddSingleton<TunnelMiddleware>();
         services.AddHealthChecks().AddCheck<CertificateAuthorityHealthCheck>("outbound-ca", tags: [ActuatorEndpoints.ReadyTag]);
         return services;

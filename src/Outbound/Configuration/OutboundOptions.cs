@@ -18,6 +18,15 @@ public sealed class OutboundOptions
     /// <summary>Address to listen on: <c>*</c>, <c>localhost</c> or an IP address. Only the homeserver should reach it.</summary>
     public string BindAddress { get; set; } = "*";
 
+    /// <summary>
+    /// When set (with <see cref="ProxyPassword"/>), every proxy request must carry these credentials
+    /// (<c>Proxy-Authorization: Basic</c>; Synapse: <c>https_proxy: http://user:password@proxy:8093</c>), for
+    /// networks where more than the homeserver can reach the port.
+    /// </summary>
+    public string? ProxyUser { get; set; }
+
+    public string? ProxyPassword { get; set; }
+
     /// <summary>PEM certificate of the CA that issues the per-host certificates; the homeserver must trust it.</summary>
     public string CaCertificatePath { get; set; } = string.Empty;
 

@@ -31,6 +31,15 @@ internal sealed class OutboundOptionsValidator : IValidateOptions<OutboundOption
             ConfigurationChecks.CheckFileExists(errors, $"{S}:CaKeyPath", options.CaKeyPath);
         }
 
+        if (string.IsNullOrEmpty(options.ProxyUser) != string.IsNullOrEmpty(options.ProxyPassword))
+        {
+            errors.Add($"{S}:ProxyUser and {S}:ProxyPassword must be set together");
+        }
+        else if (options.ProxyUser?.Contains(':') == true)
+        {
+            errors.Add($"{S}:ProxyUser must not contain ':' (Basic authentication separates user and password with it)");
+        }
+
         for (var i = 0; i < options.TrustedCaPaths.Count; i++)
         {
             ConfigurationChecks.CheckFileExists(errors, $"{S}:TrustedCaPaths:{i}", options.TrustedCaPaths[i]);

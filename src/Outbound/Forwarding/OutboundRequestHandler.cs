@@ -31,6 +31,7 @@ internal sealed class OutboundRequestHandler
     private readonly FederationListCache _federation;
     private readonly IHttpForwarder _forwarder;
     private readonly UpstreamClient _client;
+    private readonly ProxyCredentials _credentials;
     private readonly OutboundTransformer _transformer;
     private readonly OutboundMetrics _metrics;
     private readonly ILogger _logger;
@@ -40,7 +41,7 @@ internal sealed class OutboundRequestHandler
     private readonly string? _ownServerHost;
 
     public OutboundRequestHandler(OutboundEndpoints endpoints, DestinationPolicy destinations, FederationListCache federation, IHttpForwarder forwarder,
-        UpstreamClient client, DelegationTable delegations, OutboundMetrics metrics, IOptions<OutboundOptions> options, IOptions<FederationOptions> federationOptions,
+        UpstreamClient client, ProxyCredentials credentials, DelegationTable delegations, OutboundMetrics metrics, IOptions<OutboundOptions> options, IOptions<FederationOptions> federationOptions,
         ILogger<OutboundRequestHandler> logger)
     {
         var settings = options.Value;
@@ -49,6 +50,7 @@ internal sealed class OutboundRequestHandler
         _federation = federation;
         _forwarder = forwarder;
         _client = client;
+        _credentials = credentials;
         _metrics = metrics;
         _logger = logger;
         _transformer = new OutboundTransformer(delegations, logger);
@@ -127,6 +129,15 @@ internal sealed class OutboundRequestHandler
         else
         {
             // Not in a tunnel: only absolute-form http:// requests (RFC 9112 §3.2.2) are proxy requests.
+            var presented = context.Request.Headers[HeaderNames.ProxyAuthorization];
+            if (!_credentials.Accepts(presented.Count == 1 ? presented[0] : null))
+            {
+                context.Response.Headers[HeaderNames.ProxyAuthenticate] = ProxyCredentials.Challenge;
+                await RefuseAsync(context, null, "(proxy request)", new MatrixError(407, MatrixErrorCode.Unauthorized, "Proxy credentials required"),
+                    presented.Count == 0 ? "no proxy credentials" : "wrong proxy credentials");
+                return null;
+            }
+
             if (!TrySplitAbsoluteHttp(raw, out var host, out var port, out originForm, out var why))
             {
                 await RefuseAsync(context, null, "(not a proxy request)", new MatrixError(400, MatrixErrorCode.Unknown, why), "not an absolute http:// target");

@@ -46,10 +46,15 @@ internal static class ConnectRequest
     }
 
     /// <summary>Parses a complete head; host comes back without brackets.</summary>
-    public static ConnectParseError Parse(ReadOnlySpan<byte> head, out string host, out int port)
+    public static ConnectParseError Parse(ReadOnlySpan<byte> head, out string host, out int port) => Parse(head, out host, out port, out _);
+
+    /// <param name="proxyAuthorization">The <c>Proxy-Authorization</c> value, when the head carries exactly one.</param>
+    public static ConnectParseError Parse(ReadOnlySpan<byte> head, out string host, out int port, out string? proxyAuthorization)
     {
         host = string.Empty;
         port = 0;
+        proxyAuthorization = null;
+        var authorizations = 0;
         var lineEnd = head.IndexOf("\r\n"u8);
         var line = head[..lineEnd];
         if (!line.StartsWith(s_connect))
@@ -93,6 +98,12 @@ internal static class ConnectRequest
             if (colon <= 0 || header[..colon].ContainsAnyExcept(s_tokenBytes) || ContainsControl(header[(colon + 1)..]))
             {
                 return ConnectParseError.MalformedHeader;
+            }
+
+            if (Ascii.EqualsIgnoreCase(header[..colon], "Proxy-Authorization"u8))
+            {
+                // Two of them would be ambiguous; neither counts then.
+                proxyAuthorization = ++authorizations == 1 ? Encoding.ASCII.GetString(header[(colon + 1)..]).Trim() : null;
             }
 
             rest = rest[(end + 2)..];

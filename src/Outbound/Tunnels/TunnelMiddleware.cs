@@ -30,17 +30,19 @@ internal sealed class TunnelMiddleware
 
     private readonly DestinationPolicy _destinations;
     private readonly UpstreamConnector _connector;
+    private readonly ProxyCredentials _credentials;
     private readonly LeafCertificateCache _certificates;
     private readonly OutboundMetrics _metrics;
     private readonly ILogger _logger;
     private readonly OutboundOptions _options;
     private int _open;
 
-    public TunnelMiddleware(DestinationPolicy destinations, UpstreamConnector connector, LeafCertificateCache certificates, OutboundMetrics metrics,
+    public TunnelMiddleware(DestinationPolicy destinations, UpstreamConnector connector, ProxyCredentials credentials, LeafCertificateCache certificates, OutboundMetrics metrics,
         IOptions<OutboundOptions> options, ILogger<TunnelMiddleware> logger)
     {
         _destinations = destinations;
         _connector = connector;
+        _credentials = credentials;
         _certificates = certificates;
         _metrics = metrics;
         _options = options.Value;
@@ -136,7 +138,7 @@ internal sealed class TunnelMiddleware
         var head = buffer.Slice(0, headEnd).ToArray();
         input.AdvanceTo(headEnd);
 
-        var parseError = ConnectRequest.Parse(head, out var host, out var port);
+        var parseError = ConnectRequest.Parse(head, out var host, out var port, out var proxyAuthorization);
         if (parseError != ConnectParseError.None)
         {
             await RefuseMalformedAsync(connection, parseError == ConnectParseError.UnsupportedVersion ? 505 : 400, parseError switch
@@ -146,6 +148,15 @@ internal sealed class TunnelMiddleware
                 ConnectParseError.UnsupportedVersion => "Only HTTP/1.1 and HTTP/1.0 are supported",
                 _ => "Malformed CONNECT request line",
             }, parseError.ToString());
+            return;
+        }
+
+        if (!_credentials.Accepts(proxyAuthorization))
+        {
+            _metrics.Tunnel("unauthenticated");
+            Log.TunnelRefused(_logger, host, port, Client(connection), 407, proxyAuthorization is null ? "no proxy credentials" : "wrong proxy credentials");
+            await WriteErrorAsync(connection.Transport.Output, new MatrixError(407, MatrixErrorCode.Unauthorized, "Proxy credentials required"),
+                connection.ConnectionClosed, $"Proxy-Authenticate: {ProxyCredentials.Challenge}\r\n");
             return;
         }
 
@@ -304,10 +315,10 @@ internal sealed class TunnelMiddleware
     }
 
     /// <summary>Answers on the raw connection (no HTTP framework here yet) and lets the caller close it.</summary>
-    internal static async Task WriteErrorAsync(PipeWriter output, MatrixError error, CancellationToken cancellationToken)
+    internal static async Task WriteErrorAsync(PipeWriter output, MatrixError error, CancellationToken cancellationToken, string extraHeaders = "")
     {
         var body = error.ToUtf8Json();
-        var head = $"HTTP/1.1 {error.StatusCode} {Reason(error.StatusCode)}\r\nContent-Type: application/json\r\nContent-Length: {body.Length}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n";
+        var head = $"HTTP/1.1 {error.StatusCode} {Reason(error.StatusCode)}\r\nContent-Type: application/json\r\nContent-Length: {body.Length}\r\nCache-Control: no-store\r\n{extraHeaders}Connection: close\r\n\r\n";
         await output.WriteAsync(Encoding.ASCII.GetBytes(head), cancellationToken);
         await output.WriteAsync(body, cancellationToken);
     }
@@ -316,6 +327,7 @@ internal sealed class TunnelMiddleware
     {
         400 => "Bad Request",
         403 => "Forbidden",
+        407 => "Proxy Authentication Required",
         408 => "Request Timeout",
         431 => "Request Header Fields Too Large",
         502 => "Bad Gateway",

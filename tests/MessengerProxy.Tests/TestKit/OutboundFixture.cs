@@ -114,6 +114,15 @@ public class OutboundFixture : IAsyncLifetime
         GC.SuppressFinalize(this);
     }
 
+    /// <summary>curl through the proxy given as a URL (e.g. with credentials), trusting the proxy CA.</summary>
+    public async Task<(string TestId, int ExitCode, string Stdout, string Stderr)> CurlViaAsync(string proxyUrl, params string[] args)
+    {
+        var id = Guid.NewGuid().ToString("N");
+        var (exit, stdout, stderr) = await Curl.RunAsync(
+            ["--proxy", proxyUrl, "--cacert", ProxyCaPath, "--path-as-is", "-H", $"{RecordingUpstream.TestIdHeader}: {id}", .. args]);
+        return (id, exit, stdout, stderr);
+    }
+
     /// <summary>curl through the proxy with the given CA file instead of the proxy CA.</summary>
     public async Task<(string TestId, int ExitCode, string Stdout, string Stderr)> CurlTrustingAsync(string caPath, params string[] args)
     {
@@ -210,6 +219,15 @@ public class OutboundFixture : IAsyncLifetime
 
         context.Response.ContentType = "application/json";
         return context.Response.WriteAsJsonAsync(new { ok = true, host = request.Header("Host"), target = request.RawTarget });
+    }
+
+    /// <summary>The same set-up with proxy credentials required.</summary>
+    public sealed class WithCredentials : OutboundFixture
+    {
+        public const string User = "synapse";
+        public const string Password = "s3cret: with colon";
+
+        protected override IEnumerable<string> ExtraSettings => [$"Outbound:ProxyUser={User}", $"Outbound:ProxyPassword={Password}"];
     }
 
     /// <summary>The same set-up with TLS of extra hosts intercepted as well.</summary>
