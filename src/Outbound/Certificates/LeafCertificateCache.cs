@@ -65,6 +65,23 @@ public sealed class LeafCertificateCache : IDisposable
         return leaf.Context;
     }
 
+    /// <summary>
+    /// Starts minting for <paramref name="host"/> in the background if it has no certificate yet, so the work
+    /// overlaps the round trip in which the client reads the 200 and sends its ClientHello.
+    /// </summary>
+    public void Prefetch(string host)
+    {
+        lock (_gate)
+        {
+            if (_entries.TryGetValue(host, out var entry) && _time.GetUtcNow() < entry.RenewAt && entry.Leaf.IsValueCreated)
+            {
+                return;
+            }
+        }
+
+        ThreadPool.UnsafeQueueUserWorkItem(static state => state.Cache.Get(state.Host), (Cache: this, Host: host), preferLocal: false);
+    }
+
     private Leaf Mint(string host)
     {
         var started = _time.GetTimestamp();

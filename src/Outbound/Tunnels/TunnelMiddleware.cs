@@ -176,6 +176,7 @@ internal sealed class TunnelMiddleware
             return;
         }
 
+        _certificates.Prefetch(destination.Host);
         await connection.Transport.Output.WriteAsync(s_established, connection.ConnectionClosed);
         await InterceptAsync(connection, next, destination);
     }
