@@ -479,7 +479,7 @@ public sealed class FrontDoorPlainTests(FrontDoorPlainTests.Fixture fixture) : I
             Upstream = await RecordingUpstream.StartAsync();
             Upstream.Respond = RespondAsync;
             Proxy = await ProxyHost.StartAsync(Upstream.BaseUri.ToString().TrimEnd('/'),
-                "LowBandwidth:Enabled=true", "LowBandwidth:PlainPort=0", "LowBandwidth:AckDelay=00:00:00.3",
+                "LowBandwidth:Enabled=true", "LowBandwidth:PlainPort=0", "LowBandwidth:AckDelay=00:00:01",
                 "LowBandwidth:AckTimeout=00:00:00.3", "LowBandwidth:MaxRetransmit=2",
                 "LowBandwidth:Port=0", "LowBandwidth:BindAddress=127.0.0.1", $"LowBandwidth:AdvertisedBaseUrl={AdvertisedBaseUrl}",
                 $"LowBandwidth:CertificatePath={CertificatePath}", $"LowBandwidth:KeyPath={Path.Combine(_directory, "dtls.key")}");
@@ -535,7 +535,7 @@ public sealed class FrontDoorPlainTests(FrontDoorPlainTests.Fixture fixture) : I
 
             if (path.Contains("!slow:x", StringComparison.Ordinal))
             {
-                await Task.Delay(TimeSpan.FromSeconds(1.2), context.RequestAborted);
+                await Task.Delay(TimeSpan.FromSeconds(2.5), context.RequestAborted);
             }
 
             if (path == "/.well-known/matrix/client")

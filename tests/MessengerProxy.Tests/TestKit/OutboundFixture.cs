@@ -88,8 +88,8 @@ public class OutboundFixture : IAsyncLifetime
             "Outbound:MaxRequestBodyBytes=65536",
             "Outbound:HandshakeTimeout=00:00:02",
             "Outbound:RequestHeadTimeout=00:00:02",
-            "Outbound:UpstreamTimeout=00:00:01",
-            "Outbound:RelayIdleTimeout=00:00:01",
+            "Outbound:UpstreamTimeout=00:00:03",
+            "Outbound:RelayIdleTimeout=00:00:02",
         };
         foreach (var name in RemoteNames.Concat(["rogue.test", "nocert.test", "push.test"]))
         {
