@@ -69,21 +69,33 @@ public sealed class CborJsonConverter
     /// <summary>CBOR to UTF-8 JSON. Reports whether any integer key was used (the client speaks the key table).</summary>
     public byte[] CborToJson(ReadOnlyMemory<byte> cbor, out bool usedIntegerKeys)
     {
+        try
+        {
+            return ConvertOnce(cbor, resolveConflicts: false, out usedIntegerKeys);
+        }
+        catch (KeyConflict)
+        {
+            return ConvertOnce(cbor, resolveConflicts: true, out usedIntegerKeys);
+        }
+    }
+
+    private byte[] ConvertOnce(ReadOnlyMemory<byte> cbor, bool resolveConflicts, out bool usedIntegerKeys)
+    {
         var reader = new CborReader(cbor, CborConformanceMode.Lax, allowMultipleRootLevelValues: false);
         var buffer = new ArrayBufferWriter<byte>(Math.Max(256, cbor.Length * 2));
-        usedIntegerKeys = false;
+        var decode = new DecodeState(resolveConflicts);
         try
         {
             using (var writer = new Utf8JsonWriter(buffer, s_writerOptions))
             {
-                var items = 0;
-                WriteCborValue(reader, writer, 0, ref items, ref usedIntegerKeys);
+                WriteCborValue(decode, reader, writer, 0);
                 if (reader.BytesRemaining > 0)
                 {
                     throw new CborConversionException("The CBOR body has data after its first item");
                 }
             }
 
+            usedIntegerKeys = decode.UsedIntegerKeys;
             return buffer.WrittenSpan.ToArray();
         }
         catch (CborContentException ex)
@@ -175,9 +187,9 @@ public sealed class CborJsonConverter
         }
     }
 
-    private void WriteCborValue(CborReader reader, Utf8JsonWriter writer, int depth, ref int items, ref bool usedIntegerKeys)
+    private void WriteCborValue(DecodeState decode, CborReader reader, Utf8JsonWriter writer, int depth)
     {
-        if (++items > _maxItems)
+        if (++decode.Items > _maxItems)
         {
             throw new CborConversionException($"The CBOR body has more than {_maxItems} items");
         }
@@ -203,7 +215,7 @@ public sealed class CborJsonConverter
                     throw new CborConversionException($"The CBOR body is nested deeper than {_maxDepth} levels");
                 }
 
-                WriteMap(reader, writer, depth + 1, ref items, ref usedIntegerKeys);
+                WriteMap(decode, reader, writer, depth + 1);
                 break;
 
             case CborReaderState.StartArray:
@@ -216,7 +228,7 @@ public sealed class CborJsonConverter
                 writer.WriteStartArray();
                 while (reader.PeekState() != CborReaderState.EndArray)
                 {
-                    WriteCborValue(reader, writer, depth + 1, ref items, ref usedIntegerKeys);
+                    WriteCborValue(decode, reader, writer, depth + 1);
                 }
 
                 reader.ReadEndArray();
@@ -274,54 +286,87 @@ public sealed class CborJsonConverter
         }
     }
 
-    private void WriteMap(CborReader reader, Utf8JsonWriter writer, int depth, ref int items, ref bool usedIntegerKeys)
+    private void WriteMap(DecodeState decode, CborReader reader, Utf8JsonWriter writer, int depth)
+    {
+        if (decode.ResolveConflicts)
+        {
+            WriteMapResolvingConflicts(decode, reader, writer, depth);
+            return;
+        }
+
+        // The common case: every name once. Written straight through; a repeated name (a duplicate, or a text
+        // key next to the integer key of the same name) sends the whole document to the slower path.
+        var names = decode.Names;
+        var first = names.Count;
+        HashSet<string>? large = null;
+        reader.ReadStartMap();
+        writer.WriteStartObject();
+        while (reader.PeekState() != CborReaderState.EndMap)
+        {
+            var name = ReadKey(reader, out var fromInteger);
+            decode.UsedIntegerKeys |= fromInteger;
+
+            // A scan is cheapest for the few keys of an event; a big map (rooms, users) gets a set.
+            if (large is not null)
+            {
+                if (!large.Add(name))
+                {
+                    throw new KeyConflict();
+                }
+            }
+            else
+            {
+                for (var i = first; i < names.Count; i++)
+                {
+                    if (string.Equals(names[i], name, StringComparison.Ordinal))
+                    {
+                        throw new KeyConflict();
+                    }
+                }
+
+                if (names.Count - first == 16)
+                {
+                    large = new HashSet<string>(names.Skip(first), StringComparer.Ordinal) { name };
+                }
+            }
+
+            names.Add(name);
+            writer.WritePropertyName(name);
+            WriteCborValue(decode, reader, writer, depth);
+        }
+
+        names.RemoveRange(first, names.Count - first);
+        reader.ReadEndMap();
+        writer.WriteEndObject();
+    }
+
+    /// <summary>
+    /// The map with repeated names: each value is converted into its own buffer first, so a text key can
+    /// replace the integer key of the same name whatever their order ("the string key MUST be used"), and true
+    /// duplicates are refused.
+    /// </summary>
+    private void WriteMapResolvingConflicts(DecodeState decode, CborReader reader, Utf8JsonWriter writer, int depth)
     {
         reader.ReadStartMap();
-
-        // Each value is converted once into its own buffer, so a text key can replace an integer key of the
-        // same name whatever their order, and duplicates can be refused.
         var entries = new List<(string Name, bool FromInteger, byte[] Json)>();
         var index = new Dictionary<string, int>(StringComparer.Ordinal);
         while (reader.PeekState() != CborReaderState.EndMap)
         {
-            string name;
-            bool fromInteger;
-            switch (reader.PeekState())
-            {
-                case CborReaderState.TextString or CborReaderState.StartIndefiniteLengthTextString:
-                    name = reader.ReadTextString();
-                    fromInteger = false;
-                    break;
-                case CborReaderState.UnsignedInteger:
-                    var key = reader.ReadUInt64();
-                    name = key <= long.MaxValue && _keys.TryGetName((long)key, out var known) ? known : key.ToString(CultureInfo.InvariantCulture);
-                    fromInteger = true;
-                    usedIntegerKeys = true;
-                    break;
-                case CborReaderState.NegativeInteger:
-                    name = "-" + (reader.ReadCborNegativeIntegerRepresentation() + 1).ToString(CultureInfo.InvariantCulture);
-                    fromInteger = true;
-                    usedIntegerKeys = true;
-                    break;
-                default:
-                    throw new CborConversionException($"A CBOR map key must be a text string or an integer, not {reader.PeekState()}");
-            }
-
+            var name = ReadKey(reader, out var fromInteger);
+            decode.UsedIntegerKeys |= fromInteger;
             var value = new ArrayBufferWriter<byte>();
             using (var valueWriter = new Utf8JsonWriter(value, s_writerOptions))
             {
-                WriteCborValue(reader, valueWriter, depth, ref items, ref usedIntegerKeys);
+                WriteCborValue(decode, reader, valueWriter, depth);
             }
 
             if (index.TryGetValue(name, out var existing))
             {
-                var previous = entries[existing];
-                if (previous.FromInteger == fromInteger)
+                if (entries[existing].FromInteger == fromInteger)
                 {
                     throw new CborConversionException($"The CBOR map has the key '{Truncate(name)}' twice");
                 }
 
-                // MSC3079: "If this happens, the string key MUST be used."
                 if (!fromInteger)
                 {
                     entries[existing] = (name, false, value.WrittenSpan.ToArray());
@@ -345,6 +390,25 @@ public sealed class CborJsonConverter
         writer.WriteEndObject();
     }
 
+    private string ReadKey(CborReader reader, out bool fromInteger)
+    {
+        switch (reader.PeekState())
+        {
+            case CborReaderState.TextString or CborReaderState.StartIndefiniteLengthTextString:
+                fromInteger = false;
+                return reader.ReadTextString();
+            case CborReaderState.UnsignedInteger:
+                fromInteger = true;
+                var key = reader.ReadUInt64();
+                return key <= long.MaxValue && _keys.TryGetName((long)key, out var known) ? known : key.ToString(CultureInfo.InvariantCulture);
+            case CborReaderState.NegativeInteger:
+                fromInteger = true;
+                return "-" + (reader.ReadCborNegativeIntegerRepresentation() + 1).ToString(CultureInfo.InvariantCulture);
+            default:
+                throw new CborConversionException($"A CBOR map key must be a text string or an integer, not {reader.PeekState()}");
+        }
+    }
+
     private static void WriteNumber(Utf8JsonWriter writer, double value)
     {
         if (double.IsNaN(value) || double.IsInfinity(value))
@@ -364,4 +428,19 @@ public sealed class CborJsonConverter
     }
 
     private static string Truncate(string value) => value.Length <= 64 ? value : value[..64] + "…";
+
+    /// <summary>A map repeats a name; the conversion starts again on the path that resolves it.</summary>
+    private sealed class KeyConflict : Exception;
+
+    /// <summary>One conversion's state: names of the open maps (a stack, one segment per map), counters.</summary>
+    private sealed class DecodeState(bool resolveConflicts)
+    {
+        public bool ResolveConflicts { get; } = resolveConflicts;
+
+        public List<string> Names { get; } = [];
+
+        public int Items { get; set; }
+
+        public bool UsedIntegerKeys { get; set; }
+    }
 }

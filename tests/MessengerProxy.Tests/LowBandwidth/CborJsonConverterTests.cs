@@ -165,6 +165,37 @@ public sealed class CborJsonConverterTests
     }
 
     [Fact]
+    public void CborToJson_NestingBombInsideAMap_RefusedAtDepthLimit()
+    {
+        // {"a": [[[[…1 000 000 levels…]]]]}: the key pre-scan of the map skips the value without recursing.
+        var bomb = new byte[] { 0xa1, 0x61, 0x61 }.Concat(Enumerable.Repeat((byte)0x81, 1_000_000)).Append((byte)0x00).ToArray();
+
+        var error = Assert.Throws<CborConversionException>(() => _converter.CborToJson(bomb, out _));
+
+        Assert.Contains("nested deeper than 32 levels", error.Message);
+    }
+
+    [Fact]
+    public void CborToJson_BigMap_ConvertedAndItsDuplicateFound()
+    {
+        var big = Encode(w => { w.WriteStartMap(5000); for (var i = 0; i < 5000; i++) { w.WriteTextString($"@user{i}:example.org"); w.WriteInt32(i); } w.WriteEndMap(); });
+        var duplicate = Encode(w => { w.WriteStartMap(5000); for (var i = 0; i < 5000; i++) { w.WriteTextString($"@user{(i == 4999 ? 17 : i)}:example.org"); w.WriteInt32(i); } w.WriteEndMap(); });
+
+        using var json = JsonDocument.Parse(_converter.CborToJson(big, out _));
+        Assert.Equal(4999, json.RootElement.GetProperty("@user4999:example.org").GetInt32());
+        Assert.Equal(5000, json.RootElement.EnumerateObject().Count());
+        Assert.Contains("twice", Assert.Throws<CborConversionException>(() => _converter.CborToJson(duplicate, out _)).Message);
+    }
+
+    [Fact]
+    public void CborToJson_TextKeyTwiceAfterAnIntegerKey_Refused()
+    {
+        var cbor = Encode(w => { w.WriteStartMap(3); w.WriteInt32(1); w.WriteInt32(1); w.WriteTextString("event_id"); w.WriteInt32(2); w.WriteTextString("event_id"); w.WriteInt32(3); w.WriteEndMap(); });
+
+        Assert.Contains("twice", Assert.Throws<CborConversionException>(() => _converter.CborToJson(cbor, out _)).Message);
+    }
+
+    [Fact]
     public void CborToJson_IndefiniteNestingBomb_RefusedAtDepthLimit()
     {
         var bomb = Enumerable.Repeat((byte)0x9f, 100_000).ToArray();
