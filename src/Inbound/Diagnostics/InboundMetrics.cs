@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using MessengerProxy.Hosting.Metrics;
 
 namespace MessengerProxy.Inbound.Diagnostics;
 
@@ -44,7 +45,7 @@ internal sealed class InboundMetrics
         _requests.Add(1,
             new KeyValuePair<string, object?>("family", family),
             new KeyValuePair<string, object?>("outcome", outcomeLabel),
-            new KeyValuePair<string, object?>("status_class", StatusClass(statusCode)));
+            new KeyValuePair<string, object?>("status_class", MetricLabels.StatusClass(statusCode)));
         _duration.Record(seconds,
             new KeyValuePair<string, object?>("family", family),
             new KeyValuePair<string, object?>("outcome", outcomeLabel));
@@ -59,14 +60,5 @@ internal sealed class InboundMetrics
         RequestOutcome.Rejected => "rejected",
         RequestOutcome.UpstreamError => "upstream_error",
         _ => "client_aborted",
-    };
-
-    private static string StatusClass(int statusCode) => statusCode switch
-    {
-        >= 100 and < 200 => "1xx",
-        < 300 => "2xx",
-        < 400 => "3xx",
-        < 500 => "4xx",
-        _ => "5xx",
     };
 }

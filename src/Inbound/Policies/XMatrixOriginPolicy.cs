@@ -23,15 +23,9 @@ internal sealed class XMatrixOriginPolicy(FederationListCache federation) : IInb
             return null;
         }
 
-        var headers = context.Request.Headers[HeaderNames.Authorization];
-        if (headers.Count != 1)
+        if (FederationErrors.ReadXMatrix(context.Request.Headers[HeaderNames.Authorization], out var authorization) is { } unauthorized)
         {
-            return Unauthorized(headers.Count == 0 ? "no Authorization header" : "more than one Authorization header");
-        }
-
-        if (!XMatrixAuthorization.TryParse(headers[0], out var authorization, out var problem))
-        {
-            return Unauthorized(problem);
+            return unauthorized;
         }
 
         var check = await federation.CheckAsync(authorization.Origin, context.RequestAborted);
@@ -39,7 +33,4 @@ internal sealed class XMatrixOriginPolicy(FederationListCache federation) : IInb
             ? new MatrixError(401, MatrixErrorCode.Unauthorized, "Malformed X-Matrix authorization: origin is not a Matrix server name")
             : FederationErrors.For(check, authorization.Origin, "origin");
     }
-
-    private static MatrixError Unauthorized(string reason) =>
-        new(401, MatrixErrorCode.Unauthorized, $"Missing or malformed X-Matrix authorization: {reason}");
 }

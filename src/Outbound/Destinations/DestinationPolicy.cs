@@ -112,16 +112,15 @@ internal sealed class DestinationPolicy
             }
             else if (check.Verdict == FederationVerdict.InvalidServerName)
             {
-                return Refuse(400, $"'{Truncate(host)}' is not a valid host name", "invalid host");
+                return Refuse(400, $"'{FederationErrors.Excerpt(host)}' is not a valid host name", "invalid host");
             }
             else
             {
                 var delegators = _delegations.ServerNamesFor(normalized).Where(n => _federation.Check(n).Verdict == FederationVerdict.Allowed).ToList();
                 if (delegators.Count == 0)
                 {
-                    return check.Verdict == FederationVerdict.ListUnavailable
-                        ? Refuse(403, $"Federation is suspended: {check.Detail}", "federation list unavailable")
-                        : Refuse(403, $"{normalized} is not part of the federation", "host not in the federation list");
+                    return (null, new DestinationRefusal(FederationErrors.For(check, normalized, "host")!,
+                        check.Verdict == FederationVerdict.ListUnavailable ? "federation list unavailable" : "host not in the federation list"));
                 }
 
                 destination = new Destination(normalized, port, tls, DestinationKind.Federation, delegators);
@@ -140,8 +139,6 @@ internal sealed class DestinationPolicy
 
     private static (Destination?, DestinationRefusal?) Refuse(int status, string message, string reason, string errorCode = MatrixErrorCode.Forbidden) =>
         (null, new DestinationRefusal(new MatrixError(status, status == 400 ? MatrixErrorCode.Unknown : errorCode, message), reason));
-
-    private static string Truncate(string value) => value.Length <= 100 ? value : value[..100] + "…";
 
     private sealed class ExtraHost
     {

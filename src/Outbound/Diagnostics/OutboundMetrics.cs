@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using MessengerProxy.Hosting.Metrics;
 
 namespace MessengerProxy.Outbound.Diagnostics;
 
@@ -42,7 +43,7 @@ public sealed class OutboundMetrics
         _requests.Add(1,
             new KeyValuePair<string, object?>("kind", kind),
             new KeyValuePair<string, object?>("outcome", outcome),
-            new KeyValuePair<string, object?>("status_class", statusCode switch { < 200 => "1xx", < 300 => "2xx", < 400 => "3xx", < 500 => "4xx", _ => "5xx" }));
+            new KeyValuePair<string, object?>("status_class", MetricLabels.StatusClass(statusCode)));
         _duration.Record(seconds,
             new KeyValuePair<string, object?>("kind", kind),
             new KeyValuePair<string, object?>("outcome", outcome));

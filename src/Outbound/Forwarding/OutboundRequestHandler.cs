@@ -214,7 +214,7 @@ internal sealed class OutboundRequestHandler
             var serverName = Uri.UnescapeDataString(rawServerName.ToString());
             if (!ServerNames.TryGetHost(serverName, out var mediaHost) || !destination.Serves(mediaHost))
             {
-                return new DestinationRefusal(new MatrixError(403, MatrixErrorCode.Forbidden, $"Media of {Truncate(serverName)} is not fetched from {destination.Host}"), "media server name mismatch");
+                return new DestinationRefusal(new MatrixError(403, MatrixErrorCode.Forbidden, $"Media of {FederationErrors.Excerpt(serverName)} is not fetched from {destination.Host}"), "media server name mismatch");
             }
         }
 
@@ -225,11 +225,9 @@ internal sealed class OutboundRequestHandler
             return null;
         }
 
-        var headers = context.Request.Headers[HeaderNames.Authorization];
-        var problem = headers.Count == 0 ? "no Authorization header" : "more than one Authorization header";
-        if (headers.Count != 1 || !XMatrixAuthorization.TryParse(headers[0], out var authorization, out problem))
+        if (FederationErrors.ReadXMatrix(context.Request.Headers[HeaderNames.Authorization], out var authorization) is { } unauthorized)
         {
-            return new DestinationRefusal(new MatrixError(401, MatrixErrorCode.Unauthorized, $"Missing or malformed X-Matrix authorization: {problem}"), "X-Matrix missing or malformed");
+            return new DestinationRefusal(unauthorized, "X-Matrix missing or malformed");
         }
 
         if (_ownServerHost is not null && (!ServerNames.TryGetHost(authorization.Origin, out var origin) || !origin.Equals(_ownServerHost, StringComparison.OrdinalIgnoreCase)))
@@ -247,18 +245,14 @@ internal sealed class OutboundRequestHandler
         if (!ServerNames.TryGetHost(authorization.Destination, out var destinationHost) || !destination.Serves(destinationHost))
         {
             return new DestinationRefusal(
-                new MatrixError(403, MatrixErrorCode.Forbidden, $"X-Matrix destination {Truncate(authorization.Destination)} is not served by {destination.Host}"),
+                new MatrixError(403, MatrixErrorCode.Forbidden, $"X-Matrix destination {FederationErrors.Excerpt(authorization.Destination)} is not served by {destination.Host}"),
                 "X-Matrix destination mismatch");
         }
 
-        var destinationName = destinationHost.ToString().ToLowerInvariant();
         var check = await _federation.CheckAsync(authorization.Destination, context.RequestAborted);
-        return check.Verdict switch
-        {
-            FederationVerdict.Allowed => null,
-            FederationVerdict.ListUnavailable => new DestinationRefusal(new MatrixError(403, MatrixErrorCode.Forbidden, $"Federation is suspended: {check.Detail}"), "federation list unavailable"),
-            _ => new DestinationRefusal(new MatrixError(403, MatrixErrorCode.Forbidden, $"{destinationName} is not part of the federation"), "destination not in the federation list"),
-        };
+        return FederationErrors.For(check, authorization.Destination, "destination") is { } refused
+            ? new DestinationRefusal(refused, check.Verdict == FederationVerdict.ListUnavailable ? "federation list unavailable" : "destination not in the federation list")
+            : null;
     }
 
     private static OutboundRequestFeature Admit(HttpContext context, Destination destination, RequestTarget target, string endpoint, bool learnDelegation)
@@ -363,8 +357,6 @@ internal sealed class OutboundRequestHandler
         return ExceptionChains.Find<System.Security.Authentication.AuthenticationException>(exception) is not null
             || ExceptionChains.Find<HttpRequestException>(exception) is { HttpRequestError: HttpRequestError.SecureConnectionError };
     }
-
-    private static string Truncate(string value) => value.Length <= 100 ? value : value[..100] + "…";
 
     private static string HostForLog(HttpContext context) => context.Features.Get<TunnelFeature>()?.Destination.Host ?? "-";
 
