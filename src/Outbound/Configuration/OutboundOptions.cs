@@ -1,6 +1,6 @@
-using System.Globalization;
 using System.Net;
 using MessengerProxy.Hosting.Configuration;
+using MessengerProxy.Policy.Federation;
 
 namespace MessengerProxy.Outbound.Configuration;
 
@@ -139,27 +139,15 @@ public sealed class OutboundOptions
     internal static (string Host, int? Port) SplitHostPort(string text)
     {
         text = text.Trim();
-        if (text.StartsWith('['))
-        {
-            // Only [IPv6] or [IPv6]:port; anything else is malformed (port -1).
-            var close = text.IndexOf(']');
-            if (close < 0 || !IPAddress.TryParse(text[1..close], out var v6) || v6.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
-            {
-                return (text.ToLowerInvariant(), -1);
-            }
 
-            var host = text[1..close].ToLowerInvariant();
-            return close + 1 == text.Length ? (host, null)
-                : text[close + 1] == ':' ? (host, ParsePort(text[(close + 2)..]))
-                : (host, -1);
+        // An IPv6 address without brackets cannot carry a port; it stands for itself.
+        if (IPAddress.TryParse(text, out var literal) && literal.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 && !text.StartsWith('['))
+        {
+            return (text.ToLowerInvariant(), null);
         }
 
-        var colon = text.LastIndexOf(':');
-        return colon > 0 && text.IndexOf(':') == colon
-            ? (text[..colon].ToLowerInvariant(), ParsePort(text[(colon + 1)..]))
-            : (text.ToLowerInvariant(), null);
+        return ServerNames.TryGetHostAndPort(text, out var host, out var port)
+            ? (host.ToString().ToLowerInvariant(), port)
+            : (text.ToLowerInvariant(), -1);
     }
-
-    private static int? ParsePort(string text) =>
-        int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is > 0 and <= 65535 ? port : -1;
 }

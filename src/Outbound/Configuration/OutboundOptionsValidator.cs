@@ -52,8 +52,7 @@ internal sealed class OutboundOptionsValidator : IValidateOptions<OutboundOption
 
         for (var i = 0; i < options.ExtraHosts.Count; i++)
         {
-            var (host, port) = OutboundOptions.SplitHostPort(options.ExtraHosts[i]);
-            if (port == -1 || !ServerNames.TryGetHost(host.Contains(':') ? $"[{host}]" : host, out _))
+            if (OutboundOptions.SplitHostPort(options.ExtraHosts[i]).Port == -1)
             {
                 errors.Add($"{S}:ExtraHosts:{i} must be host or host:port (got '{options.ExtraHosts[i]}')");
             }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using MessengerProxy.Federation;
 using MessengerProxy.Hosting.Http;
 using MessengerProxy.Outbound.Configuration;
@@ -337,18 +336,13 @@ internal sealed class OutboundRequestHandler
         var authority = slash < 0 ? rest : rest[..slash];
         originForm = slash < 0 ? "/" : rest[slash] == '?' ? "/" + rest[slash..].ToString() : rest[slash..].ToString();
         why = "Malformed authority in the request target";
-        if (authority.IsEmpty || authority.Contains('@') || !ServerNames.TryGetHost(authority, out var bare))
+        if (authority.IsEmpty || authority.Contains('@') || !ServerNames.TryGetHostAndPort(authority, out var bare, out var explicitPort))
         {
             return false;
         }
 
         host = bare.ToString().ToLowerInvariant();
-        var portStart = authority[0] == '[' ? authority.IndexOf("]:") + 1 : authority.IndexOf(':');
-        if (portStart > 0)
-        {
-            port = int.Parse(authority[(portStart + 1)..], CultureInfo.InvariantCulture);
-        }
-
+        port = explicitPort ?? 80;
         return true;
     }
 

@@ -1,6 +1,4 @@
 using System.Buffers;
-using System.Globalization;
-using System.Net;
 using System.Text;
 using MessengerProxy.Policy.Federation;
 
@@ -119,26 +117,15 @@ internal static class ConnectRequest
             return false;
         }
 
-        var text = Encoding.ASCII.GetString(authority);
-        var colon = text.LastIndexOf(':');
-        if (colon <= 0 || colon == text.Length - 1)
-        {
-            return false;
-        }
-
-        var portText = text[(colon + 1)..];
-        if (portText.Length > 5 || !int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out port) || port is 0 or > 65535)
-        {
-            return false;
-        }
-
-        // ServerNames checks the host grammar (DNS name, IPv4, bracketed IPv6) exactly as for Matrix server names.
-        if (!ServerNames.TryGetHost(text, out var bare) || (text[0] == '[' && !IPAddress.TryParse(bare, out _)))
+        // ServerNames checks the host grammar (DNS name, IPv4, bracketed IPv6) and the port exactly as for
+        // Matrix server names; CONNECT also needs the port.
+        if (!ServerNames.TryGetHostAndPort(Encoding.ASCII.GetString(authority), out var bare, out var explicitPort) || explicitPort is not { } parsed)
         {
             return false;
         }
 
         host = bare.ToString().ToLowerInvariant();
+        port = parsed;
         return true;
     }
 

@@ -7,15 +7,19 @@ public static class ServerNames
     /// The host of a server name, without port or IPv6 brackets: <c>example.org:8448</c> → <c>example.org</c>.
     /// False for anything that is not a syntactically valid server name.
     /// </summary>
-    public static bool TryGetHost(ReadOnlySpan<char> serverName, out ReadOnlySpan<char> host)
+    public static bool TryGetHost(ReadOnlySpan<char> serverName, out ReadOnlySpan<char> host) => TryGetHostAndPort(serverName, out host, out _);
+
+    /// <summary>Like <see cref="TryGetHost"/>, also giving the port when the server name has one.</summary>
+    public static bool TryGetHostAndPort(ReadOnlySpan<char> serverName, out ReadOnlySpan<char> host, out int? port)
     {
         host = default;
+        port = null;
         if (serverName.IsEmpty || serverName.Length > 255)
         {
             return false;
         }
 
-        ReadOnlySpan<char> port = default;
+        ReadOnlySpan<char> portText = default;
         if (serverName[0] == '[')
         {
             var close = serverName.IndexOf(']');
@@ -32,7 +36,7 @@ public static class ServerNames
                     return false;
                 }
 
-                port = serverName[(close + 2)..];
+                portText = serverName[(close + 2)..];
             }
         }
         else
@@ -41,7 +45,7 @@ public static class ServerNames
             host = colon < 0 ? serverName : serverName[..colon];
             if (colon >= 0)
             {
-                port = serverName[(colon + 1)..];
+                portText = serverName[(colon + 1)..];
             }
 
             // DNS name or IPv4: letters, digits, '-' and '.' only, no empty labels.
@@ -51,10 +55,17 @@ public static class ServerNames
             }
         }
 
-        if (!port.IsEmpty || serverName[^1] == ':')
+        if (!portText.IsEmpty || serverName[^1] == ':')
         {
-            if (port.IsEmpty || port.Length > 5 || port.ContainsAnyExceptInRange('0', '9') || int.Parse(port, provider: System.Globalization.CultureInfo.InvariantCulture) is 0 or > 65535)
+            if (portText.IsEmpty || portText.Length > 5 || portText.ContainsAnyExceptInRange('0', '9'))
             {
+                return false;
+            }
+
+            port = int.Parse(portText, provider: System.Globalization.CultureInfo.InvariantCulture);
+            if (port is 0 or > 65535)
+            {
+                port = null;
                 return false;
             }
         }
