@@ -61,7 +61,7 @@ internal sealed class CoapEndpoint
             if (datagram.Length >= 4 && datagram.Span[0] >> 6 == 1 && ((datagram.Span[0] >> 4) & 3) == (int)CoapType.Confirmable)
             {
                 var mid = (ushort)((datagram.Span[2] << 8) | datagram.Span[3]);
-                await SendAsync(association, Empty(CoapType.Reset, mid), cancellationToken);
+                await association.Sink.SendAsync(Empty(CoapType.Reset, mid), cancellationToken);
             }
 
             return;
@@ -79,7 +79,7 @@ internal sealed class CoapEndpoint
             // An empty CON is a ping (RFC 7252 §4.3): answered with RST. A response sent to us is rejected too.
             if (message.Type == CoapType.Confirmable)
             {
-                await SendAsync(association, Empty(CoapType.Reset, message.MessageId), cancellationToken);
+                await association.Sink.SendAsync(Empty(CoapType.Reset, message.MessageId), cancellationToken);
             }
 
             return;
@@ -102,13 +102,13 @@ internal sealed class CoapEndpoint
         {
             work = Task.FromResult(_handler.Overloaded(association));
         }
-        else if (_observer.IsSyncObserve(message, out var register) && register)
+        else if (_observer.IsSyncObserve(message, out var register, out var target) && register)
         {
-            work = _observer.RegisterAsync(association, message, (notification, token) => SendConfirmableAsync(association, notification, token), cancellationToken);
+            work = _observer.RegisterAsync(association, message, target, (notification, token) => SendConfirmableAsync(association, notification, token), cancellationToken);
         }
         else
         {
-            if (_observer.IsSyncObserve(message, out _))
+            if (target.Length > 0)
             {
                 _observer.Deregister(association, message);
             }
@@ -123,24 +123,18 @@ internal sealed class CoapEndpoint
 
         if (message.Type == CoapType.NonConfirmable)
         {
-            var answer = (await work).ToMessage(CoapType.NonConfirmable, association.NextMessageId(), message.Token).Serialize();
-            association.Remember(message.MessageId, answer);
-            await association.Sink.SendAsync(answer, cancellationToken);
+            await ReplyAsync(association, message.MessageId, (await work).ToMessage(CoapType.NonConfirmable, association.NextMessageId(), message.Token).Serialize(), cancellationToken);
             return;
         }
 
         if (await Task.WhenAny(work, Task.Delay(_options.AckDelay, _time, cancellationToken)) == work)
         {
-            var piggybacked = (await work).ToMessage(CoapType.Acknowledgement, message.MessageId, message.Token).Serialize();
-            association.Remember(message.MessageId, piggybacked);
-            await association.Sink.SendAsync(piggybacked, cancellationToken);
+            await ReplyAsync(association, message.MessageId, (await work).ToMessage(CoapType.Acknowledgement, message.MessageId, message.Token).Serialize(), cancellationToken);
             return;
         }
 
         // The homeserver is slow (a long-polling /sync): acknowledge now so the client stops retransmitting.
-        var emptyAck = Empty(CoapType.Acknowledgement, message.MessageId);
-        association.Remember(message.MessageId, emptyAck);
-        await association.Sink.SendAsync(emptyAck, cancellationToken);
+        await ReplyAsync(association, message.MessageId, Empty(CoapType.Acknowledgement, message.MessageId), cancellationToken);
 
         var response = await work;
         var separate = response.ToMessage(CoapType.Confirmable, association.NextMessageId(), message.Token);
@@ -187,8 +181,12 @@ internal sealed class CoapEndpoint
         }
     }
 
-    private static async Task SendAsync(CoapAssociation association, byte[] datagram, CancellationToken cancellationToken) =>
-        await association.Sink.SendAsync(datagram, cancellationToken);
+    /// <summary>Sends the reply to a message ID and keeps it, so a retransmission of the message gets it again.</summary>
+    private static async Task ReplyAsync(CoapAssociation association, ushort messageId, byte[] reply, CancellationToken cancellationToken)
+    {
+        association.Remember(messageId, reply);
+        await association.Sink.SendAsync(reply, cancellationToken);
+    }
 
     private static byte[] Empty(CoapType type, ushort messageId) =>
         new CoapMessage { Type = type, Code = 0, MessageId = messageId }.Serialize();

@@ -32,22 +32,20 @@ internal sealed class SyncObserver
         _logger = logger;
     }
 
-    /// <summary>Whether a request is an Observe registration (0) or deregistration (1) of /sync.</summary>
-    public bool IsSyncObserve(CoapMessage request, out bool register)
+    /// <summary>Whether a request is an Observe registration (0) or deregistration (1) of /sync, and its Matrix target.</summary>
+    public bool IsSyncObserve(CoapMessage request, out bool register, out string target)
     {
         register = false;
-        if (request.Code != 1 || request.Find(CoapOptionNumbers.Observe) is not { } observe)
-        {
-            return false;
-        }
-
-        var target = _handler.TargetOf(request);
-        if (target is null || !(target == SyncPath || target.StartsWith(SyncPath + "?", StringComparison.Ordinal)))
+        target = string.Empty;
+        if (request.Code != 1 || request.Find(CoapOptionNumbers.Observe) is not { } observe
+            || _handler.TargetOf(request) is not { } translated
+            || !(translated == SyncPath || translated.StartsWith(SyncPath + "?", StringComparison.Ordinal)))
         {
             return false;
         }
 
         register = observe.UIntValue == 0;
+        target = translated;
         return true;
     }
 
@@ -55,11 +53,12 @@ internal sealed class SyncObserver
     /// Answers a registration with the first sync (Observe 1) and starts pushing; <paramref name="push"/>
     /// sends a confirmable notification and reports whether it was acknowledged.
     /// </summary>
-    public async Task<CoapResponse> RegisterAsync(CoapAssociation association, CoapMessage request, Func<CoapMessage, CancellationToken, Task<bool>> push, CancellationToken cancellationToken)
+    /// <param name="target">The request's Matrix target, as <see cref="IsSyncObserve"/> found it.</param>
+    public async Task<CoapResponse> RegisterAsync(CoapAssociation association, CoapMessage request, string target, Func<CoapMessage, CancellationToken, Task<bool>> push, CancellationToken cancellationToken)
     {
         var key = KeyOf(association, request);
         var registration = association.Observe(key, cancellationToken);
-        var bodyKey = CoapRequestHandler.BodyKey("GET", _handler.TargetOf(request)!);
+        var bodyKey = CoapRequestHandler.BodyKey("GET", target);
         string? nextBatch = null;
         var status = 0;
         var response = await _handler.HandleAsync(association, request, registration.Token, r => (status, nextBatch) = (r.StatusCode, NextBatch(r)), bodyKey);
