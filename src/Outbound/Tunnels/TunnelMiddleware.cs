@@ -105,17 +105,19 @@ internal sealed class TunnelMiddleware
                 return;
             }
 
-            if (ConnectRequest.FindHeadEnd(buffer) is { } end)
-            {
-                headEnd = end;
-                break;
-            }
-
-            if (buffer.Length >= _options.MaxRequestHeadBytes)
+            // A complete head may be exactly the limit; an incomplete one that has reached it can only grow.
+            var end = ConnectRequest.FindHeadEnd(buffer);
+            if (end is { } complete ? buffer.Slice(0, complete).Length > _options.MaxRequestHeadBytes : buffer.Length >= _options.MaxRequestHeadBytes)
             {
                 input.AdvanceTo(buffer.Start, buffer.End);
                 await RefuseMalformedAsync(connection, 431, "CONNECT request head is too large", "head too large");
                 return;
+            }
+
+            if (end is { } found)
+            {
+                headEnd = found;
+                break;
             }
 
             if (read.IsCompleted)
@@ -125,14 +127,6 @@ internal sealed class TunnelMiddleware
             }
 
             input.AdvanceTo(buffer.Start, buffer.End);
-        }
-
-        var headLength = buffer.Slice(0, headEnd).Length;
-        if (headLength > _options.MaxRequestHeadBytes)
-        {
-            input.AdvanceTo(buffer.Start, buffer.End);
-            await RefuseMalformedAsync(connection, 431, "CONNECT request head is too large", "head too large");
-            return;
         }
 
         var head = buffer.Slice(0, headEnd).ToArray();
