@@ -15,7 +15,7 @@ duration=${1:-10}
 connections=${2:-64}
 warmup=${3:-60}
 
-need() { command -v "$1" >/dev/null || { echo "installing $2"; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null; }; }
+. bench/common.sh
 need nginx nginx-light
 need wrk wrk
 need taskset util-linux
@@ -27,7 +27,6 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 up=$(free_port); ngx=$(free_port); ngxka=$(free_port); px=$(free_port); pxh=$(free_port)
 
 cat > "$work/nginx.conf" <<EOF

@@ -14,12 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 hs_seconds=${1:-10}
 hs_clients=${2:-4}
-need() {
-  command -v "$1" >/dev/null && return
-  echo "installing $2" >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null 2>&1 ||
-    { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null; }
-}
+. bench/common.sh
 need nginx nginx-light
 need tcpdump tcpdump
 need curl curl
@@ -36,8 +31,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 free_udp_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
 log "certificates and stand-in homeserver"

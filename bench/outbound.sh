@@ -35,12 +35,7 @@ mint=${4:-50}                 # mitmproxy keeps at most 100 leaf certificates (c
 targets=${TARGETS:-direct mitmproxy squid ours}
 settle=3                      # client warm-up before runs after the first one of a target
 
-need() {
-  command -v "$1" >/dev/null && return
-  echo "installing $2" >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null 2>&1 ||
-    { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null; }
-}
+. bench/common.sh
 need nginx nginx-light
 need mitmdump mitmproxy
 need taskset util-linux
@@ -65,8 +60,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 up=$(free_port); uphttp=$(free_port)
 names=(remote.test); for i in $(seq 1 "$mint"); do names+=("h$i.remote.test"); done
 notes=()
