@@ -250,17 +250,6 @@ internal sealed class CoapAssociation
         }
     }
 
-    public int Observations
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _observations.Count;
-            }
-        }
-    }
-
     /// <summary>Fails every confirmable message still waiting and ends observations, when the association goes away.</summary>
     public void Close()
     {

@@ -49,8 +49,6 @@ internal sealed class CoapRequestHandler
         _blockExponent = CoapBlock.ExponentOf(_options.BlockSize);
     }
 
-    public CborJsonConverter Cbor => _cbor;
-
     /// <param name="onResult">Sees the homeserver's answer before it is converted (the /sync observer reads next_batch from it).</param>
     /// <param name="bodyKey">Where a large answer is kept for its later blocks; by default the request's own method and target.</param>
     public async Task<CoapResponse> HandleAsync(CoapAssociation association, CoapMessage request, CancellationToken cancellationToken,
