@@ -34,11 +34,13 @@ public static class InboundServiceCollectionExtensions
         services.AddSingleton<WellKnownHandler>();
         services.AddSingleton<InboundRequestHandler>();
 
-        // Order matters: the cheapest refusals first.
-        services.AddSingleton<IInboundPolicy, BodySizePolicy>();
-        services.AddSingleton<IInboundPolicy, AccessTokenPresencePolicy>();
-        services.AddSingleton<IInboundPolicy, XMatrixOriginPolicy>();
-        services.AddSingleton<IInboundPolicy, ClientFederationPolicy>();
+        // Their order is InboundPolicies'.
+        services.AddSingleton<BodySizePolicy>();
+        services.AddSingleton<AccessTokenPresencePolicy>();
+        services.AddSingleton<XMatrixOriginPolicy>();
+        services.AddSingleton<RequestBodyStage>();
+        services.AddSingleton<ClientDomainPolicy>();
+        services.AddSingleton<InboundPolicies>();
 
         services.AddHttpClient(WellKnownHandler.SupportHttpClient, (sp, client) =>
             {

@@ -14,6 +14,7 @@ public static class MatrixErrorCode
     public const string Unauthorized = "M_UNAUTHORIZED";
     public const string BadJson = "M_BAD_JSON";
     public const string NotJson = "M_NOT_JSON";
+    public const string InvalidParam = "M_INVALID_PARAM";
 }
 
 /// <summary>An answer the proxy gives itself, in the spec's standard error format.</summary>

@@ -148,6 +148,30 @@ public readonly struct RequestTarget
         return false;
     }
 
+    /// <summary>
+    /// Every value of query parameter <paramref name="name"/>, decoded as the homeserver decodes them (form
+    /// encoding: names and values percent-decoded as UTF-8, <c>+</c> as space), so an encoded name is found too.
+    /// </summary>
+    public static List<string> QueryValues(ReadOnlySpan<char> query, string name)
+    {
+        var values = new List<string>();
+        foreach (var range in query.Split('&'))
+        {
+            var pair = query[range];
+            var eq = pair.IndexOf('=');
+            var key = eq < 0 ? pair : pair[..eq];
+            if (key.SequenceEqual(name) || ((key.Contains('%') || key.Contains('+')) && FormDecode(key) == name))
+            {
+                values.Add(eq < 0 ? string.Empty : FormDecode(pair[(eq + 1)..]));
+            }
+        }
+
+        return values;
+    }
+
+    private static string FormDecode(ReadOnlySpan<char> value) =>
+        Uri.UnescapeDataString(value.ToString().Replace('+', ' '));
+
     private static string PercentDecodeAscii(ReadOnlySpan<char> value)
     {
         var chars = new char[value.Length];

@@ -6,41 +6,54 @@ using Microsoft.Net.Http.Headers;
 namespace MessengerProxy.Hosting.Http;
 
 /// <summary>
-/// Refuses requests the server tolerates but a proxy should not pass on: header names that are not
-/// tokens and header values with control characters (which other parsers may read differently), and
-/// ambiguous body framing. The server already rejects conflicting or repeated
-/// Content-Length headers; what it tolerates, and this refuses, is a Transfer-Encoding next to a
-/// Content-Length (Kestrel keeps the latter as X-Content-Length) and transfer codings other than plain
-/// "chunked", which the proxy could only pass on by dropping them.
+/// Refuses requests the server tolerates but a proxy should not pass on, before anything is forwarded:
+/// header names that are not tokens, header values outside visible ASCII (which other parsers read
+/// differently, and which HttpClient refuses to send, so they would otherwise surface as a homeserver
+/// failure), a Host that is not <c>host[:port]</c>, a Content-Length that is not plain digits, and
+/// ambiguous body framing. The server already rejects conflicting or repeated Content-Length headers;
+/// what it tolerates, and this refuses, is a Transfer-Encoding next to a Content-Length (Kestrel keeps the
+/// latter as X-Content-Length) and transfer codings other than plain "chunked", which the proxy could
+/// only pass on by dropping them.
 /// </summary>
 public static class RequestFraming
 {
     private const string MovedContentLength = "X-Content-Length";
 
-    // RFC 9110 token characters.
-    private static readonly SearchValues<char> s_tokenChars =
-        SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
-
-    private static readonly SearchValues<char> s_controlChars =
-        SearchValues.Create("\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\u0008\u000A\u000B\u000C\u000D\u000E\u000F\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001A\u001B\u001C\u001D\u001E\u001F\u007F");
+    // Longest host (255) plus ":65535".
+    private const int MaxHostLength = 261;
 
     public static MatrixError? Check(HttpContext context)
     {
         var headers = context.Request.Headers;
         foreach (var (name, values) in headers)
         {
-            if (name.Length == 0 || (name[0] != ':' && name.AsSpan().ContainsAnyExcept(s_tokenChars)))
+            if (name.Length == 0 || (name[0] != ':' && name.AsSpan().ContainsAnyExcept(HttpCharacters.Token)))
             {
                 return Malformed(context, "Malformed request header name");
             }
 
             foreach (var value in values)
             {
-                if (value is not null && value.AsSpan().ContainsAny(s_controlChars))
+                if (value is not null && value.AsSpan().ContainsAnyExcept(HttpCharacters.FieldValue))
                 {
-                    return Malformed(context, "Control character in a request header value");
+                    return Malformed(context, "Request header values must be visible ASCII characters");
                 }
             }
+        }
+
+        // Kestrel demands exactly one Host for HTTP/1.1; HTTP/2 may leave :authority out, but never empty.
+        var host = headers.Host;
+        if (host.Count > 1 || (host.Count == 1 && !IsValidHost(host[0])))
+        {
+            return Malformed(context, "The Host header must be host[:port] with a port between 1 and 65535");
+        }
+
+        // RFC 9112 §6.3: Content-Length = 1*DIGIT. Kestrel also reads "+5" or "5,5", which the
+        // homeserver could frame differently, and the proxy would re-serialise.
+        if (headers.TryGetValue(HeaderNames.ContentLength, out var contentLength)
+            && (contentLength.Count != 1 || contentLength[0] is not { Length: > 0 and <= 19 } digits || digits.AsSpan().ContainsAnyExceptInRange('0', '9')))
+        {
+            return Malformed(context, "Content-Length must be a decimal number");
         }
 
         if (!headers.TryGetValue(HeaderNames.TransferEncoding, out var transferEncoding))
@@ -62,6 +75,55 @@ public static class RequestFraming
         }
 
         return null;
+    }
+
+    /// <summary>RFC 9110 §7.2 Host: <c>uri-host [ ":" port ]</c>, a reg-name of unreserved characters or an IP literal.</summary>
+    internal static bool IsValidHost(string? value)
+    {
+        if (string.IsNullOrEmpty(value) || value.Length > MaxHostLength)
+        {
+            return false;
+        }
+
+        var span = value.AsSpan();
+        ReadOnlySpan<char> port;
+        if (span[0] == '[')
+        {
+            var close = span.IndexOf(']');
+            if (close < 2 || !System.Net.IPAddress.TryParse(span[1..close], out var address)
+                || address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
+            {
+                return false;
+            }
+
+            port = span[(close + 1)..];
+        }
+        else
+        {
+            var colon = span.IndexOf(':');
+            var name = colon < 0 ? span : span[..colon];
+            if (name.IsEmpty || name.ContainsAnyExcept(HttpCharacters.RegName))
+            {
+                return false;
+            }
+
+            port = colon < 0 ? default : span[colon..];
+        }
+
+        if (port.IsEmpty)
+        {
+            return true;
+        }
+
+        if (port[0] != ':')
+        {
+            return false;
+        }
+
+        port = port[1..];
+        return port.Length is > 0 and <= 5
+            && !port.ContainsAnyExceptInRange('0', '9')
+            && int.Parse(port, provider: System.Globalization.CultureInfo.InvariantCulture) is > 0 and <= 65535;
     }
 
     private static MatrixError Malformed(HttpContext context, string message)

@@ -14,7 +14,7 @@ internal static partial class Log
     [LoggerMessage(2, LogLevel.Warning, "Homeserver request {Method} {Endpoint} failed: {ForwarderError} ({Reason}); answered {StatusCode}", EventName = "UpstreamFailed")]
     public static partial void UpstreamFailed(ILogger logger, string method, string endpoint, string forwarderError, string reason, int statusCode);
 
-    [LoggerMessage(3, LogLevel.Warning, "Homeserver answered {Endpoint} with a body the proxy cannot rewrite: {Reason}", EventName = "UpstreamBodyInvalid")]
+    [LoggerMessage(3, LogLevel.Warning, "Homeserver answered {Endpoint} with a response the proxy cannot pass on: {Reason}", EventName = "UpstreamBodyInvalid")]
     public static partial void UpstreamBodyInvalid(ILogger logger, string endpoint, string reason);
 
     [LoggerMessage(4, LogLevel.Warning, "Support information from {SupportUrl} is unavailable: {Reason}", EventName = "SupportUnavailable")]

@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Net;
 using MessengerProxy.Hosting.Configuration;
 using MessengerProxy.Inbound.Configuration;
@@ -16,6 +17,17 @@ internal sealed class ForwardedHeaders
     private const string ForwardedFor = "X-Forwarded-For";
     private const string ForwardedProto = "X-Forwarded-Proto";
     private const string ForwardedHost = "X-Forwarded-Host";
+
+    // Headers through which clients, CDNs or rewriting front ends name a client address or the original URL.
+    // The proxy owns these for the homeserver; from an untrusted client every one is a forgery. The URL-override
+    // headers are dropped even from trusted proxies, since the proxy checked the target it forwards, not those.
+    private static readonly FrozenSet<string> s_clientAddressHeaders = FrozenSet.Create(
+        StringComparer.OrdinalIgnoreCase,
+        "Forwarded", "X-Real-IP", "True-Client-IP", "X-Client-IP", "CF-Connecting-IP", "Fastly-Client-IP",
+        "X-Cluster-Client-IP", "X-ProxyUser-IP", "Client-IP", "X-Originating-IP", "X-Remote-IP", "X-Remote-Addr");
+
+    private static readonly FrozenSet<string> s_urlOverrideHeaders = FrozenSet.Create(
+        StringComparer.OrdinalIgnoreCase, "X-Original-URL", "X-Rewrite-URL", "X-Original-URI", "X-Forwarded-Prefix");
 
     private readonly IPNetwork[] _trusted;
 
@@ -38,7 +50,16 @@ internal sealed class ForwardedHeaders
         var incoming = context.Request.Headers;
         var remoteText = remote?.ToString();
 
-        if (remote is not null && IsTrusted(remote))
+        var trusted = remote is not null && IsTrusted(remote);
+        foreach (var name in incoming.Keys)
+        {
+            if (IsOwnedByProxy(name, trusted))
+            {
+                headers.Remove(name);
+            }
+        }
+
+        if (trusted)
         {
             var chain = incoming[ForwardedFor].ToString();
             headers.Remove(ForwardedFor);
@@ -60,16 +81,6 @@ internal sealed class ForwardedHeaders
             return;
         }
 
-        foreach (var name in incoming.Keys)
-        {
-            if (name.StartsWith("X-Forwarded-", StringComparison.OrdinalIgnoreCase)
-                || name.Equals("Forwarded", StringComparison.OrdinalIgnoreCase)
-                || name.Equals("X-Real-IP", StringComparison.OrdinalIgnoreCase))
-            {
-                headers.Remove(name);
-            }
-        }
-
         if (remoteText is not null)
         {
             headers.TryAddWithoutValidation(ForwardedFor, remoteText);
@@ -81,6 +92,30 @@ internal sealed class ForwardedHeaders
             headers.TryAddWithoutValidation(ForwardedHost, context.Request.Headers.Host.ToString());
         }
     }
+
+    /// <summary>
+    /// Whether a client header is one the proxy drops. Underscores count as dashes: servers such as Twisted,
+    /// gunicorn or anything reading CGI-style variables see <c>X_Forwarded_For</c> as <c>X-Forwarded-For</c>.
+    /// </summary>
+    private static bool IsOwnedByProxy(string name, bool fromTrustedProxy)
+    {
+        var normalised = name.Contains('_') ? name.Replace('_', '-') : name;
+        if (s_urlOverrideHeaders.Contains(normalised))
+        {
+            return true;
+        }
+
+        if (fromTrustedProxy)
+        {
+            // The chain of a trusted proxy is kept and extended (below); only underscore twins are dropped.
+            return !ReferenceEquals(normalised, name) && IsClientAddressHeader(normalised);
+        }
+
+        return IsClientAddressHeader(normalised);
+    }
+
+    private static bool IsClientAddressHeader(string name) =>
+        name.StartsWith("X-Forwarded", StringComparison.OrdinalIgnoreCase) || s_clientAddressHeaders.Contains(name);
 
     private bool IsTrusted(IPAddress address)
     {

@@ -60,6 +60,13 @@ internal sealed class InboundTransformer : HttpTransformer
 
     public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
     {
+        if (proxyResponse is { StatusCode: System.Net.HttpStatusCode.SwitchingProtocols })
+        {
+            // Nothing asked for an upgrade (ProtocolUpgrades removed it), so a 101 is a broken homeserver; relaying
+            // it would hand the client an unchecked pipe.
+            return await RefuseAsync(httpContext, "101 Switching Protocols to a request without an upgrade");
+        }
+
         var copyBody = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
         if (_rewriter is null || proxyResponse is not { StatusCode: System.Net.HttpStatusCode.OK } || HttpMethods.IsHead(httpContext.Request.Method))
         {
@@ -74,16 +81,7 @@ internal sealed class InboundTransformer : HttpTransformer
         }
         catch (Exception ex) when (ex is FormatException or InvalidDataException)
         {
-            var request = httpContext.Features.GetRequiredFeature<InboundRequestFeature>();
-            Log.UpstreamBodyInvalid(_logger, request.Endpoint.Template.Text, ex.Message);
-            request.Outcome = RequestOutcome.UpstreamError;
-            if (!httpContext.Response.HasStarted)
-            {
-                httpContext.Response.Clear();
-            }
-
-            await MatrixResponses.WriteErrorAsync(httpContext, new MatrixError(502, MatrixErrorCode.Unknown, "The homeserver sent a response the proxy could not process"));
-            return false;
+            return await RefuseAsync(httpContext, ex.Message);
         }
 
         var response = httpContext.Response;
@@ -91,6 +89,20 @@ internal sealed class InboundTransformer : HttpTransformer
         response.Headers.Remove(HeaderNames.ETag);
         response.ContentLength = rewritten.Length;
         await response.Body.WriteAsync(rewritten, cancellationToken);
+        return false;
+    }
+
+    private async Task<bool> RefuseAsync(HttpContext httpContext, string reason)
+    {
+        var request = httpContext.Features.GetRequiredFeature<InboundRequestFeature>();
+        Log.UpstreamBodyInvalid(_logger, request.Endpoint.Template.Text, reason);
+        request.Outcome = RequestOutcome.UpstreamError;
+        if (!httpContext.Response.HasStarted)
+        {
+            httpContext.Response.Clear();
+        }
+
+        await MatrixResponses.WriteErrorAsync(httpContext, new MatrixError(502, MatrixErrorCode.Unknown, "The homeserver sent a response the proxy could not process"));
         return false;
     }
 

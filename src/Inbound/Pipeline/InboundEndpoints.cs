@@ -13,9 +13,13 @@ public sealed class InboundEndpoints
         var table = TryBuildTable(options.Value, errors)
             ?? throw new OptionsValidationException(InboundOptions.SectionName, typeof(InboundOptions), errors);
         Matcher = new EndpointMatcher(table);
+        LogPath = new LogPath(table);
     }
 
     public EndpointMatcher Matcher { get; }
+
+    /// <summary>How refused paths are written to the log without the identifiers they may hold.</summary>
+    public LogPath LogPath { get; }
 
     /// <summary>Builds the table from the settings; null with the reasons in <paramref name="errors"/> when they are wrong.</summary>
     internal static EndpointTable? TryBuildTable(InboundOptions settings, List<string> errors)

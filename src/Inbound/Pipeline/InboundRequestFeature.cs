@@ -23,5 +23,8 @@ public sealed class InboundRequestFeature
     /// <summary>An OPTIONS (CORS preflight) request; policies about bodies and credentials do not apply.</summary>
     public bool IsPreflight { get; }
 
+    /// <summary>The body, when the request-body stage has read it (every endpoint but media uploads).</summary>
+    internal BufferedRequestBody? Body { get; set; }
+
     internal RequestOutcome Outcome { get; set; } = RequestOutcome.Forwarded;
 }

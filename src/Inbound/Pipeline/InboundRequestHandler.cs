@@ -21,6 +21,7 @@ internal sealed class InboundRequestHandler
         Enum.GetValues<EndpointFamily>().Select(f => f.ToString().ToLowerInvariant()).ToArray();
 
     private readonly EndpointMatcher _matcher;
+    private readonly LogPath _logPath;
     private readonly IInboundPolicy[] _policies;
     private readonly WellKnownHandler _wellKnown;
     private readonly UpstreamForwarder _forwarder;
@@ -29,14 +30,15 @@ internal sealed class InboundRequestHandler
 
     public InboundRequestHandler(
         InboundEndpoints endpoints,
-        IEnumerable<IInboundPolicy> policies,
+        InboundPolicies policies,
         WellKnownHandler wellKnown,
         UpstreamForwarder forwarder,
         InboundMetrics metrics,
         ILogger<InboundRequestHandler> logger)
     {
         _matcher = endpoints.Matcher;
-        _policies = policies.ToArray();
+        _logPath = endpoints.LogPath;
+        _policies = policies.InOrder;
         _wellKnown = wellKnown;
         _forwarder = forwarder;
         _metrics = metrics;
@@ -65,7 +67,7 @@ internal sealed class InboundRequestHandler
         {
             // Never a stack trace to the client: log it, answer a plain Matrix error if still possible.
             outcome = RequestOutcome.UpstreamError;
-            Log.UnhandledError(_logger, context.Request.Method, PathForLog(context), ex);
+            Log.UnhandledError(_logger, context.Request.Method, request?.Endpoint.Template.Text ?? PathForLog(context), ex);
             if (!context.Response.HasStarted)
             {
                 context.Response.Clear();
@@ -89,6 +91,8 @@ internal sealed class InboundRequestHandler
             await RejectAsync(context, method, "ambiguous body framing", framingError);
             return null;
         }
+
+        ProtocolUpgrades.Disable(context);
 
         var raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? string.Empty;
         var targetError = RequestTarget.TryParse(raw, out var target);
@@ -145,14 +149,14 @@ internal sealed class InboundRequestHandler
 
     private Task RejectAsync(HttpContext context, string method, string reason, MatrixError error, string? allow = null, ReadOnlySpan<char> path = default)
     {
-        Log.RequestRejected(_logger, method, path.IsEmpty ? "(malformed)" : path.ToString(), error.StatusCode, error.ErrorCode, reason);
+        Log.RequestRejected(_logger, method, _logPath.Mask(path), error.StatusCode, error.ErrorCode, reason);
         return MatrixResponses.WriteErrorAsync(context, error, allow);
     }
 
-    private static string PathForLog(HttpContext context)
+    private string PathForLog(HttpContext context)
     {
         var raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? string.Empty;
         var query = raw.IndexOf('?');
-        return query < 0 ? raw : raw[..query];
+        return _logPath.Mask(query < 0 ? raw : raw.AsSpan(0, query));
     }
 }

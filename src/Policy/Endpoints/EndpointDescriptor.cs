@@ -40,7 +40,7 @@ public enum EndpointFamily
 /// <summary>One allowed (method, path template) pair.</summary>
 public sealed class EndpointDescriptor
 {
-    internal EndpointDescriptor(string method, PathTemplate template, MatrixApi api, AuthRequirement auth, RequestBodyKind body, bool deprecated)
+    internal EndpointDescriptor(string method, PathTemplate template, MatrixApi api, AuthRequirement auth, RequestBodyKind body, bool deprecated, IReadOnlyList<string> queryParameters)
     {
         Method = method;
         Template = template;
@@ -48,7 +48,9 @@ public sealed class EndpointDescriptor
         Auth = auth;
         Body = body;
         Deprecated = deprecated;
+        QueryParameters = queryParameters;
         Family = FamilyOf(template.Text, api);
+        Traits = EndpointTraits.For(this);
     }
 
     public string Method { get; }
@@ -64,6 +66,12 @@ public sealed class EndpointDescriptor
     public bool Deprecated { get; }
 
     public EndpointFamily Family { get; }
+
+    /// <summary>The names of the query parameters the spec defines for the operation.</summary>
+    public IReadOnlyList<string> QueryParameters { get; }
+
+    /// <summary>What the proxy's stages do with this endpoint, decided once when the table is built.</summary>
+    public EndpointTraits Traits { get; }
 
     public override string ToString() => $"{Method} {Template.Text}";
 

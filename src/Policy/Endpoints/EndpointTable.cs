@@ -38,7 +38,7 @@ public sealed class EndpointTable
             var cols = line.Split('\t');
             if (!sawHeader)
             {
-                if (cols is not ["method", "path", "api", "auth", "body", "deprecated", "source"])
+                if (cols is not ["method", "path", "api", "auth", "body", "deprecated", "query", "source"])
                 {
                     throw new FormatException($"line {lineNumber}: unexpected table header '{line}'");
                 }
@@ -47,9 +47,9 @@ public sealed class EndpointTable
                 continue;
             }
 
-            if (cols.Length != 7)
+            if (cols.Length != 8)
             {
-                throw new FormatException($"line {lineNumber}: expected 7 columns, found {cols.Length}");
+                throw new FormatException($"line {lineNumber}: expected 8 columns, found {cols.Length}");
             }
 
             endpoints.Add(new EndpointDescriptor(
@@ -75,7 +75,8 @@ public sealed class EndpointTable
                     "binary" => RequestBodyKind.Binary,
                     _ => throw new FormatException($"line {lineNumber}: unknown body '{cols[4]}'"),
                 },
-                cols[5] == "yes"));
+                cols[5] == "yes",
+                cols[6] == "-" ? [] : cols[6].Split(',')));
         }
 
         if (!sawHeader)
@@ -118,7 +119,7 @@ public sealed class EndpointTable
             {
                 if (!result.Any(e => e.Method == method && e.Template.Text == addition.Template.Text))
                 {
-                    result.Add(new EndpointDescriptor(method, addition.Template, MatrixApi.Operator, AuthRequirement.None, RequestBodyKind.Json, deprecated: false));
+                    result.Add(new EndpointDescriptor(method, addition.Template, MatrixApi.Operator, AuthRequirement.None, RequestBodyKind.Json, deprecated: false, queryParameters: []));
                 }
             }
         }

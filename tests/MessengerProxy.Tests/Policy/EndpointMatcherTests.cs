@@ -78,9 +78,9 @@ public sealed class EndpointMatcherTests
     public void Match_ParameterAndLiteralCandidates_CollectsMethodsOfBoth()
     {
         var table = EndpointTable.Parse(new StringReader(
-            "method\tpath\tapi\tauth\tbody\tdeprecated\tsource\n" +
-            "GET\t/a/{x}\tclient-server\tnone\tnone\tno\tt\n" +
-            "PUT\t/a/b\tclient-server\tnone\tjson\tno\tt\n"));
+            "method\tpath\tapi\tauth\tbody\tdeprecated\tquery\tsource\n" +
+            "GET\t/a/{x}\tclient-server\tnone\tnone\tno\t-\tt\n" +
+            "PUT\t/a/b\tclient-server\tnone\tjson\tno\t-\tt\n"));
         var matcher = new EndpointMatcher(table);
         Assert.Equal("/a/b", matcher.Match("PUT", "/a/b").Endpoint!.Template.Text);
         Assert.Equal("/a/{x}", matcher.Match("GET", "/a/b").Endpoint!.Template.Text);

@@ -82,8 +82,8 @@ public sealed class EndpointTableTests
     {
         Assert.Throws<FormatException>(() => EndpointTable.Parse(new StringReader("GET\t/a\n")));
         Assert.Throws<FormatException>(() => EndpointTable.Parse(new StringReader(
-            "method\tpath\tapi\tauth\tbody\tdeprecated\tsource\nGET\t/a\tweird-api\tnone\tnone\tno\tx\n")));
+            "method\tpath\tapi\tauth\tbody\tdeprecated\tquery\tsource\nGET\t/a\tweird-api\tnone\tnone\tno\t-\tx\n")));
         Assert.Throws<FormatException>(() => EndpointTable.Parse(new StringReader(
-            "method\tpath\tapi\tauth\tbody\tdeprecated\tsource\nGET\t/a\tclient-server\tnone\n")));
+            "method\tpath\tapi\tauth\tbody\tdeprecated\tquery\tsource\nGET\t/a\tclient-server\tnone\n")));
     }
 }

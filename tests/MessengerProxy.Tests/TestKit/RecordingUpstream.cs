@@ -34,6 +34,7 @@ public sealed class RecordingUpstream : IAsyncDisposable
 
     private readonly WebApplication _app;
     private readonly ConcurrentQueue<RecordedRequest> _requests = new();
+    private readonly ConcurrentQueue<string> _heads = new();
 
     private RecordingUpstream(WebApplication app) => _app = app;
 
@@ -68,6 +69,12 @@ public sealed class RecordingUpstream : IAsyncDisposable
         return upstream;
     }
 
+    /// <summary>
+    /// The test ids of every request whose head arrived, recorded before its body is read: a request the proxy
+    /// started and then aborted is here but not in <see cref="Requests"/>.
+    /// </summary>
+    public IReadOnlyList<string> HeadsWithTestId(string testId) => _heads.Where(h => h == testId).ToList();
+
     public IReadOnlyList<RecordedRequest> WithTestId(string testId) =>
         _requests.Where(r => r.Header(TestIdHeader) == testId).ToList();
 
@@ -87,6 +94,7 @@ public sealed class RecordingUpstream : IAsyncDisposable
     private async Task HandleAsync(HttpContext context)
     {
         var raw = context.Features.Get<IHttpRequestFeature>()!.RawTarget;
+        _heads.Enqueue(context.Request.Headers[TestIdHeader].ToString());
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         using var kept = new MemoryStream();
         var buffer = new byte[64 * 1024];

@@ -1,0 +1,136 @@
+namespace MessengerProxy.Policy.Endpoints;
+
+/// <summary>What kind of Matrix identifier a request value is, and so how its server name is found.</summary>
+public enum ServerReferenceKind
+{
+    /// <summary><c>@local:server</c>.</summary>
+    UserId,
+
+    /// <summary><c>#alias:server</c>.</summary>
+    RoomAlias,
+
+    /// <summary>A room alias (whose server is checked) or a room ID (whose server is not: see the README).</summary>
+    RoomIdOrAlias,
+
+    /// <summary>A bare server name.</summary>
+    ServerName,
+}
+
+/// <summary>A path or query parameter whose value names another server (e.g. <c>{userId}</c>, <c>?server_name=</c>).</summary>
+public sealed record ServerParameter(string Name, ServerReferenceKind Kind, bool InQuery);
+
+/// <summary>Where in a request body user IDs of other servers are named.</summary>
+public enum BodyServerReferences
+{
+    None,
+
+    /// <summary><c>POST /rooms/{roomId}/invite</c>: <c>user_id</c>.</summary>
+    Invite,
+
+    /// <summary><c>POST /createRoom</c>: <c>invite[]</c> and the invites among <c>initial_state</c>'s member events.</summary>
+    CreateRoom,
+
+    /// <summary><c>PUT /rooms/{roomId}/state/{eventType}/{stateKey}</c>: an <c>m.room.member</c> invite names its <c>{stateKey}</c>.</summary>
+    StateEvent,
+
+    /// <summary><c>POST /keys/query</c>: the keys of <c>device_keys</c>.</summary>
+    KeysQuery,
+
+    /// <summary><c>POST /keys/claim</c>: the keys of <c>one_time_keys</c>.</summary>
+    KeysClaim,
+
+    /// <summary><c>PUT /sendToDevice/{eventType}/{txnId}</c>: the keys of <c>messages</c>.</summary>
+    SendToDevice,
+}
+
+/// <summary>
+/// Per-endpoint behaviour of the proxy's stages, computed once from the table row so that no stage compares
+/// path templates at request time.
+/// </summary>
+public sealed class EndpointTraits
+{
+    // Path parameter names of the client-server API whose values name a server. Room IDs are left out on
+    // purpose: a room's ID names the server that created it, not a server the request will contact.
+    private static readonly Dictionary<string, ServerReferenceKind> s_pathServerParameters = new(StringComparer.Ordinal)
+    {
+        ["userId"] = ServerReferenceKind.UserId,
+        ["roomAlias"] = ServerReferenceKind.RoomAlias,
+        ["roomIdOrAlias"] = ServerReferenceKind.RoomIdOrAlias,
+        ["serverName"] = ServerReferenceKind.ServerName,
+    };
+
+    // Query parameters of the client-server API that name servers to contact.
+    private static readonly Dictionary<string, ServerReferenceKind> s_queryServerParameters = new(StringComparer.Ordinal)
+    {
+        ["server_name"] = ServerReferenceKind.ServerName,
+        ["server"] = ServerReferenceKind.ServerName,
+    };
+
+    // "via" replaced "server_name" in v1.12 (MSC4156); homeservers read both already, so it is checked wherever
+    // "server_name" is defined, or it would be a way around the check.
+    private const string ServerNameSuccessor = "via";
+
+    private static readonly Dictionary<(string Method, string Template), BodyServerReferences> s_bodyServerReferences = new()
+    {
+        [("POST", "/_matrix/client/v3/rooms/{roomId}/invite")] = BodyServerReferences.Invite,
+        [("POST", "/_matrix/client/v3/createRoom")] = BodyServerReferences.CreateRoom,
+        [("PUT", "/_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey}")] = BodyServerReferences.StateEvent,
+        [("POST", "/_matrix/client/v3/keys/query")] = BodyServerReferences.KeysQuery,
+        [("POST", "/_matrix/client/v3/keys/claim")] = BodyServerReferences.KeysClaim,
+        [("PUT", "/_matrix/client/v3/sendToDevice/{eventType}/{txnId}")] = BodyServerReferences.SendToDevice,
+    };
+
+    private EndpointTraits(IReadOnlyList<ServerParameter> serverParameters, BodyServerReferences bodyServers, bool bufferBody)
+    {
+        ServerParameters = serverParameters;
+        BodyServers = bodyServers;
+        BufferBody = bufferBody;
+    }
+
+    /// <summary>Path and query parameters whose server must be federated.</summary>
+    public IReadOnlyList<ServerParameter> ServerParameters { get; }
+
+    /// <summary>Where the body names servers that must be federated.</summary>
+    public BodyServerReferences BodyServers { get; }
+
+    /// <summary>
+    /// The body is read whole (bounded) and checked before the request leaves for the homeserver, so a broken
+    /// or oversized body never opens an upstream request. Only media uploads are streamed.
+    /// </summary>
+    public bool BufferBody { get; }
+
+    /// <summary>The body is parsed as JSON by some stage, not just read.</summary>
+    public bool InspectsJson => BodyServers != BodyServerReferences.None;
+
+    internal static EndpointTraits For(EndpointDescriptor endpoint)
+    {
+        var serverParameters = new List<ServerParameter>();
+        var bodyServers = BodyServerReferences.None;
+        if (endpoint.Api == MatrixApi.ClientServer)
+        {
+            foreach (var segment in endpoint.Template.Segments)
+            {
+                if (segment.Kind == TemplateSegmentKind.Parameter && s_pathServerParameters.TryGetValue(segment.Text, out var kind))
+                {
+                    serverParameters.Add(new ServerParameter(segment.Text, kind, InQuery: false));
+                }
+            }
+
+            foreach (var name in endpoint.QueryParameters)
+            {
+                if (s_queryServerParameters.TryGetValue(name, out var kind))
+                {
+                    serverParameters.Add(new ServerParameter(name, kind, InQuery: true));
+                    if (name == "server_name")
+                    {
+                        serverParameters.Add(new ServerParameter(ServerNameSuccessor, kind, InQuery: true));
+                    }
+                }
+            }
+
+            bodyServers = s_bodyServerReferences.GetValueOrDefault((endpoint.Method, endpoint.Template.Text));
+        }
+
+        return new EndpointTraits(serverParameters, bodyServers, bufferBody: endpoint.Body != RequestBodyKind.Binary);
+    }
+}
