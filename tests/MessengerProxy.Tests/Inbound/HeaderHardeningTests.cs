@@ -31,6 +31,21 @@ public sealed class HeaderHardeningTests : IClassFixture<ProxyFixture>
         Assert.Empty(_fixture.Upstream.HeadsWithTestId(id));
     }
 
+    [Fact]
+    public async Task ClientMistakes_AreCountedAsRejected_NeverAsUpstreamErrors()
+    {
+        await using var upstream = await RecordingUpstream.StartAsync();
+        await using var proxy = await ProxyHost.StartAsync(upstream.BaseUri.ToString().TrimEnd('/'));
+        await RawHttp.SendAsync(proxy.InboundPort, [.. "GET /_matrix/client/versions HTTP/1.1\r\nHost: matrix.example.org\r\nConnection: close\r\nX-Name: caf"u8, 0xC3, 0xA9, .. "\r\n\r\n"u8]);
+        await RawHttp.SendAsync(proxy.InboundPort, "GET /_matrix/client/versions HTTP/1.1\r\nHost: h:99999\r\nConnection: close\r\n\r\n");
+
+        var text = (await RawHttp.SendAsync(proxy.HealthPort, RawHttp.Request("GET", "/metrics"))).BodyText;
+
+        Assert.Contains("messengerproxy_inbound_requests_total{family=\"unmatched\",outcome=\"rejected\",status_class=\"4xx\"} 2", text);
+        Assert.DoesNotContain("upstream_error", text);
+        Assert.Empty(upstream.Requests);
+    }
+
     [Theory]
     [InlineData("matrix.example.org:99999")]
     [InlineData("matrix.example.org:0")]
