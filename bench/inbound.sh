@@ -3,11 +3,14 @@
 #   direct       wrk -> upstream
 #   nginx        wrk -> nginx configured as in Synapse's reverse-proxy docs -> upstream
 #   nginx-ka     the same nginx plus upstream keep-alive (a tuned nginx, for reference)
-#   proxy        wrk -> messenger proxy (allowlist, header policy, raw-target forwarding) -> upstream
+#   haproxy-ka   wrk -> HAProxy with upstream keep-alive (http-reuse always), the best peer
+#   proxy        wrk -> messenger proxy (allowlist, header policy, body checks, raw-target forwarding) -> upstream
+#   proxy-base   the same proxy built from BASELINE_REF (when set), to measure a change before/after in one run
 # The upstream is nginx answering a fixed JSON body. wrk runs on CPU 0, every server on CPU 1, so all
 # targets compete for the same core with the same upstream.
 #
-# Usage: bench/inbound.sh [seconds-per-run] [connections] [proxy-warm-up-seconds]   (defaults: 10 64 60)
+# Usage: [BASELINE_REF=<git ref>] bench/inbound.sh [seconds-per-run] [connections] [proxy-warm-up-seconds]
+#        (defaults: 10 64 60)
 # Writes bench/out/inbound-<timestamp>.md and prints it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +21,7 @@ warmup=${3:-60}
 . bench/common.sh
 need nginx nginx-light
 need wrk wrk
+need haproxy haproxy
 need taskset util-linux
 
 out=bench/out
@@ -27,7 +31,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-up=$(free_port); ngx=$(free_port); ngxka=$(free_port); px=$(free_port); pxh=$(free_port)
+up=$(free_port); ngx=$(free_port); ngxka=$(free_port); hap=$(free_port); px=$(free_port); pxh=$(free_port)
 
 cat > "$work/nginx.conf" <<EOF
 worker_processes 1;
@@ -82,15 +86,50 @@ EOF
 taskset -c 1 nginx -c "$work/nginx.conf" -p "$work" &
 pids+=($!)
 
-dotnet publish src/Host/Host.csproj --configuration Release --output "$work/proxy" >/dev/null
-Logging__LogLevel__Default=Warning taskset -c 1 dotnet "$work/proxy/MessengerProxy.dll" \
-  --homeserver "http://127.0.0.1:$up" --Inbound:BindAddress=127.0.0.1 --port "$px" \
-  --Health:BindAddress=127.0.0.1 --health-port "$pxh" >"$work/proxy.log" 2>&1 &
-proxy_pid=$!
-pids+=($proxy_pid)
+cat > "$work/haproxy.cfg" <<EOF
+global
+  nbthread 1
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  option forwardfor
+  http-reuse always
+frontend matrix
+  bind 127.0.0.1:$hap
+  default_backend homeserver
+backend homeserver
+  server hs 127.0.0.1:$up maxconn 64
+EOF
+taskset -c 1 haproxy -f "$work/haproxy.cfg" -db >"$work/haproxy.log" 2>&1 &
+pids+=($!)
 
-for port in $up $ngx $ngxka $px; do
-  for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/_matrix/client/versions" && break; sleep 0.1; done
+# start_proxy <source folder> <name> <port> <health port>: publishes and starts a proxy; sets proxy_pid.
+# The outbound listener is switched off: it needs a CA, and this measures the inbound side.
+start_proxy() {
+  dotnet publish "$1/src/Host/Host.csproj" --configuration Release --output "$work/$2" >/dev/null
+  Logging__LogLevel__Default=Warning taskset -c 1 dotnet "$work/$2/MessengerProxy.dll" \
+    --homeserver "http://127.0.0.1:$up" --Inbound:BindAddress=127.0.0.1 --port "$3" \
+    --Health:BindAddress=127.0.0.1 --health-port "$4" --Outbound:Enabled false >"$work/$2.log" 2>&1 &
+  proxy_pid=$!
+  pids+=($proxy_pid)
+}
+
+targets=("direct $up" "nginx $ngx" "nginx-ka $ngxka" "haproxy-ka $hap")
+if [ -n "${BASELINE_REF:-}" ]; then
+  base=$(free_port); baseh=$(free_port)
+  git worktree add --detach "$work/baseline-src" "$BASELINE_REF" >/dev/null 2>&1
+  start_proxy "$work/baseline-src" proxy-base "$base" "$baseh"
+  targets+=("proxy-base $base")
+fi
+start_proxy . proxy "$px" "$pxh"
+targets+=("proxy $px")
+
+for target in "${targets[@]}"; do
+  set -- $target; port=$2
+  for _ in $(seq 300); do curl -s -o /dev/null "http://127.0.0.1:$port/_matrix/client/versions" && break; sleep 0.1; done
 done
 
 path='/_matrix/client/v3/rooms/%21room%3Aexample.org/event/%24event%3Aexample.org'
@@ -126,9 +165,11 @@ to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) printf "%.3f", substr(v,1,length
 
 # The JIT tiers the proxy's hot paths up within its first minute under load; measure the steady state.
 echo "warming up the proxy for ${warmup}s" >&2
-taskset -c 0 wrk -t1 -c"$connections" -d"${warmup}s" -H "Authorization: Bearer syt_benchmark_token" "http://127.0.0.1:$px$path" >/dev/null
+for port in $px ${base:-}; do
+  taskset -c 0 wrk -t1 -c"$connections" -d"${warmup}s" -H "Authorization: Bearer syt_benchmark_token" "http://127.0.0.1:$port$path" >/dev/null
+  taskset -c 0 wrk -t1 -c"$connections" -d10s -s "$work/put.lua" "http://127.0.0.1:$port/_matrix/client/v3/rooms/%21room%3Aexample.org/send/m.room.message/txn1" >/dev/null
+done
 
-targets=("direct $up" "nginx $ngx" "nginx-ka $ngxka" "proxy $px")
 throughput=()
 for scenario in get put; do
   for target in "${targets[@]}"; do
@@ -142,6 +183,7 @@ for target in "${targets[@]}"; do
   latency+=("$(run "$1" "$2" get 1)")
 done
 proxy_rss_kb=$(awk '/VmHWM/ {print $2}' /proc/$proxy_pid/status)
+if [ -n "${BASELINE_REF:-}" ]; then git worktree remove --force "$work/baseline-src" >/dev/null 2>&1 || true; fi
 
 stamp=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 report="$out/inbound-$(date -u +%Y%m%dT%H%M%SZ).md"
@@ -150,11 +192,11 @@ report="$out/inbound-$(date -u +%Y%m%dT%H%M%SZ).md"
   echo
   echo "Throughput, $connections connections (GET event; PUT send with a 1 KiB JSON body):"
   echo
-  echo "| scenario | target | requests/s | vs nginx (Synapse docs) | vs nginx + keep-alive | p50 ms | p99 ms | non-2xx |"
+  echo "| scenario | target | requests/s | vs nginx (Synapse docs) | vs best keep-alive peer | p50 ms | p99 ms | non-2xx |"
   echo "|---|---|---:|---:|---:|---:|---:|---:|"
   for scenario in get put; do
     nrps=$(printf '%s\n' "${throughput[@]}" | awk -v s=$scenario '$1=="nginx" && $2==s {print $3}')
-    karps=$(printf '%s\n' "${throughput[@]}" | awk -v s=$scenario '$1=="nginx-ka" && $2==s {print $3}')
+    karps=$(printf '%s\n' "${throughput[@]}" | awk -v s=$scenario '($1=="nginx-ka" || $1=="haproxy-ka") && $2==s && $3>m {m=$3} END {print m}')
     printf '%s\n' "${throughput[@]}" | awk -v s=$scenario -v nr="$nrps" -v kr="$karps" \
       '$2==s { printf "| %s | %s | %.0f | %.2f | %.2f | %s | %s | %s |\n", $2, $1, $3, $3/nr, $3/kr, $4, $5, $6 }'
   done
