@@ -53,7 +53,8 @@ internal sealed class FederationListService
         return (cache.Version, cache.Json);
     }
 
-    public async Task<ImportOutcome> ImportAsync(string compactJws, string source, CancellationToken cancellationToken)
+    /// <param name="allowEmpty">Store a list without domains; the VZD fetch never does (see <see cref="FederationListJson.EmptyListProblem"/>).</param>
+    public async Task<ImportOutcome> ImportAsync(string compactJws, string source, bool allowEmpty, CancellationToken cancellationToken)
     {
         await _importLock.WaitAsync(cancellationToken);
         try
@@ -61,7 +62,7 @@ internal sealed class FederationListService
             VerifiedFederationList list;
             try
             {
-                list = _verifier.Verify(compactJws);
+                list = _verifier.Verify(compactJws, allowEmpty);
             }
             catch (JwsVerificationException ex)
             {

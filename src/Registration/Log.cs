@@ -24,4 +24,7 @@ internal static partial class Log
 
     [LoggerMessage(7, LogLevel.Information, "Database migrations applied ({Count} pending before)", EventName = "MigrationsApplied")]
     public static partial void MigrationsApplied(ILogger logger, int count);
+
+    [LoggerMessage(8, LogLevel.Warning, "{Method} {Path} answered 503: the database is unavailable ({Reason})", EventName = "DatabaseUnavailable")]
+    public static partial void DatabaseUnavailable(ILogger logger, string method, string path, string reason);
 }

@@ -11,7 +11,6 @@ using MessengerProxy.Registration.Health;
 using MessengerProxy.Registration.Jws;
 using MessengerProxy.Registration.Vzd;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.EntityFrameworkCore;
@@ -41,6 +40,7 @@ public static class RegistrationApp
         });
         builder.Services.AddSingleton<FederationListService>();
         builder.Services.AddSingleton<AdminTokenFilter>();
+        builder.Services.AddSingleton<ApiExceptionHandler>();
         builder.Services.AddSingleton<VzdFederationListFetcher>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<VzdFederationListFetcher>());
         builder.Services.AddHttpClient(VzdFederationListFetcher.HttpClientName, (sp, client) =>
@@ -66,12 +66,9 @@ public static class RegistrationApp
 
         app.MapWhen(context => ListenerRegistry.NameOf(context) == HealthListener, ActuatorEndpoints.Configure);
 
-        // Framework answers without a body (unknown route, wrong method, too large) get the error format too.
-        app.UseExceptionHandler(errors => errors.Run(context =>
-        {
-            var status = context.Features.Get<IExceptionHandlerFeature>()?.Error is Microsoft.AspNetCore.Http.BadHttpRequestException bad ? bad.StatusCode : 500;
-            return ApiResults.Error(status, ApiResults.ErrorCodeFor(status), status == 500 ? "Internal error" : "Bad request").ExecuteAsync(context);
-        }));
+        // Exceptions (the database gone, a refused request, a fault) and framework answers without a body
+        // (unknown route, wrong method, too large) get the error format too.
+        app.UseExceptionHandler(app.Services.GetRequiredService<ApiExceptionHandler>().CreateOptions());
         app.UseStatusCodePages(context => context.HttpContext.Response.HasStarted
             ? Task.CompletedTask
             : ApiResults.Error(context.HttpContext.Response.StatusCode, ApiResults.ErrorCodeFor(context.HttpContext.Response.StatusCode), "Unrecognized request").ExecuteAsync(context.HttpContext));

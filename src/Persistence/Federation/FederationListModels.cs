@@ -14,6 +14,9 @@ public enum FederationWriteStatus
     Created,
     AlreadyPresent,
     NotFound,
+
+    /// <summary>Refused: the write would leave the list without domains, and that was not allowed.</summary>
+    WouldLeaveListEmpty,
 }
 
 public readonly record struct FederationWriteResult(FederationWriteStatus Status, long Version);

@@ -123,11 +123,21 @@ public sealed class FederationListStore
 
     /// <summary>Removes one domain as a new version; <see cref="FederationWriteStatus.NotFound"/> when it is not listed.</summary>
     public Task<FederationWriteResult> RemoveDomainAsync(string domain, FederationListChange change, CancellationToken cancellationToken) =>
+        RemoveDomainAsync(domain, change, allowEmpty: true, cancellationToken);
+
+    /// <summary>
+    /// Removes one domain as a new version; <see cref="FederationWriteStatus.WouldLeaveListEmpty"/> when it is
+    /// the last one and <paramref name="allowEmpty"/> is false. The count is read under the writer lock, so
+    /// two removals that race for the last two domains cannot both succeed.
+    /// </summary>
+    public Task<FederationWriteResult> RemoveDomainAsync(string domain, FederationListChange change, bool allowEmpty, CancellationToken cancellationToken) =>
         WriteAsync(change, async (db, next, previousCount) =>
         {
             var updated = await db.FederationDomains.Where(d => d.Domain == domain && d.RemovedInVersion == null)
                 .ExecuteUpdateAsync(s => s.SetProperty(d => d.RemovedInVersion, next), cancellationToken);
-            return updated == 0 ? (FederationWriteStatus.NotFound, previousCount) : (FederationWriteStatus.Created, previousCount - 1);
+            return updated == 0 ? (FederationWriteStatus.NotFound, previousCount)
+                : previousCount - 1 == 0 && !allowEmpty ? (FederationWriteStatus.WouldLeaveListEmpty, previousCount)
+                : (FederationWriteStatus.Created, previousCount - 1);
         }, cancellationToken);
 
     private async Task<FederationWriteResult> WriteAsync(

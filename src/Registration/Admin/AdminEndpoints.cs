@@ -32,6 +32,11 @@ internal static class AdminEndpoints
 
         admin.MapPut("/federation", async (HttpContext context, FederationListStore store) =>
         {
+            if (!ApiResults.TryReadFlag(context, "allowEmpty", out var allowEmpty, out var badFlag))
+            {
+                return badFlag;
+            }
+
             var (body, tooLarge) = await ApiResults.ReadBodyAsync(context);
             if (tooLarge is not null)
             {
@@ -46,6 +51,11 @@ internal static class AdminEndpoints
             if (version is not null)
             {
                 return ApiResults.BadJson("version: assigned by the service; leave it out");
+            }
+
+            if (FederationListJson.EmptyListProblem(domains, allowEmpty) is { } empty)
+            {
+                return ApiResults.BadJson(empty);
             }
 
             var created = await store.ReplaceAsync(domains, new FederationListChange("admin:replace"), context.RequestAborted);
@@ -80,28 +90,44 @@ internal static class AdminEndpoints
                 : Results.Json(new VersionBody(result.Version), RegistrationJsonContext.Default.VersionBody, statusCode: 201);
         });
 
-        admin.MapDelete("/federation/domains/{domain}", async (string domain, FederationListStore store, CancellationToken ct) =>
+        admin.MapDelete("/federation/domains/{domain}", async (string domain, HttpContext context, FederationListStore store) =>
         {
+            if (!ApiResults.TryReadFlag(context, "allowEmpty", out var allowEmpty, out var badFlag))
+            {
+                return badFlag;
+            }
+
             if (!DomainNames.TryNormalize(domain, out var normalized, out var error))
             {
                 return ApiResults.BadJson($"domain: {error}");
             }
 
-            var result = await store.RemoveDomainAsync(normalized, new FederationListChange("admin:remove"), ct);
-            return result.Status == FederationWriteStatus.NotFound
-                ? ApiResults.Error(404, "M_NOT_FOUND", $"domain: '{normalized}' is not in the federation list")
-                : Results.Json(new VersionBody(result.Version), RegistrationJsonContext.Default.VersionBody);
+            var result = await store.RemoveDomainAsync(normalized, new FederationListChange("admin:remove"), allowEmpty, context.RequestAborted);
+            return result.Status switch
+            {
+                FederationWriteStatus.NotFound => ApiResults.Error(404, "M_NOT_FOUND", $"domain: '{normalized}' is not in the federation list"),
+                FederationWriteStatus.WouldLeaveListEmpty => ApiResults.Error(409, "M_UNKNOWN",
+                    $"domain: '{normalized}' is the last domain; the proxies treat an empty list as unusable and suspend all federation (allowEmpty=true removes it deliberately)"),
+                _ => Results.Json(new VersionBody(result.Version), RegistrationJsonContext.Default.VersionBody),
+            };
         });
 
         admin.MapPost("/federation/import", async (HttpContext context, FederationListService service) =>
         {
+            if (!ApiResults.TryReadFlag(context, "allowEmpty", out var allowEmpty, out var badFlag))
+            {
+                return badFlag;
+            }
+
             var (body, tooLarge) = await ApiResults.ReadBodyAsync(context);
             if (tooLarge is not null)
             {
                 return tooLarge;
             }
 
-            var outcome = await service.ImportAsync(Encoding.ASCII.GetString(body!), "admin:import", context.RequestAborted);
+            // Latin-1 keeps one character per byte, so a byte that is not ASCII reaches the verifier as one
+            // (and is refused by position) instead of turning into '?'.
+            var outcome = await service.ImportAsync(Encoding.Latin1.GetString(body!), "admin:import", allowEmpty, context.RequestAborted);
             return outcome.Accepted
                 ? Results.Json(new ImportBody(outcome.Version, outcome.SourceVersion, outcome.DomainCount, outcome.Signer), RegistrationJsonContext.Default.ImportBody)
                 : ApiResults.Error(422, "M_INVALID_PARAM", "Signed federation list refused: " + outcome.Reason);

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 
@@ -24,6 +25,31 @@ internal static class ApiResults
         _ when status >= 500 => "M_UNKNOWN",
         _ => "M_UNRECOGNIZED",
     };
+
+    /// <summary>
+    /// Reads an optional boolean query parameter (<c>?name=true</c> or <c>false</c>; absent is false). Anything
+    /// else, or the parameter given twice, is refused rather than guessed at: these flags permit writes that
+    /// are otherwise refused.
+    /// </summary>
+    public static bool TryReadFlag(HttpContext context, string name, out bool value, [NotNullWhen(false)] out IResult? error)
+    {
+        value = false;
+        error = null;
+        var values = context.Request.Query[name];
+        if (values.Count == 0)
+        {
+            return true;
+        }
+
+        if (values.Count == 1 && values[0] is ("true" or "false"))
+        {
+            value = values[0] == "true";
+            return true;
+        }
+
+        error = Error(400, "M_INVALID_PARAM", $"{name}: must be true or false");
+        return false;
+    }
 
     /// <summary>Reads the whole body up to the configured limit; null and an error result when it is too large or unreadable.</summary>
     public static async Task<(byte[]? Body, IResult? Error)> ReadBodyAsync(HttpContext context)

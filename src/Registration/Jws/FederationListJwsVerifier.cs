@@ -68,12 +68,21 @@ internal sealed class FederationListJwsVerifier
         return result;
     }
 
+    /// <param name="compact">The compact serialisation; every character must be ASCII.</param>
+    /// <param name="allowEmpty">Accept a list without domains, which the proxies treat as unusable.</param>
     /// <exception cref="JwsVerificationException">With the reason the list is refused.</exception>
-    public VerifiedFederationList Verify(string compact)
+    public VerifiedFederationList Verify(string compact, bool allowEmpty = false)
     {
         if (_anchors.Count == 0)
         {
             throw new JwsVerificationException("no trust anchors are configured (Registration:Vzd:TrustAnchors)");
+        }
+
+        // The compact form is base64url and dots (RFC 7515 7.1); anything else, such as a byte that was not
+        // text, is refused here by position rather than surfacing later as a base64 error.
+        if (compact.AsSpan().IndexOfAnyExceptInRange('\0', '\x7F') is var nonAscii and >= 0)
+        {
+            throw new JwsVerificationException($"not a compact JWS: character {nonAscii} is not ASCII");
         }
 
         var parts = compact.Trim().Split('.');
@@ -101,6 +110,11 @@ internal sealed class FederationListJwsVerifier
         if (!FederationListJson.TryParseList(payloadBytes, requireVersion: true, out var version, out var domains, out var error))
         {
             throw new JwsVerificationException($"payload: {error}");
+        }
+
+        if (FederationListJson.EmptyListProblem(domains, allowEmpty) is { } empty)
+        {
+            throw new JwsVerificationException($"payload: {empty}");
         }
 
         return new VerifiedFederationList(version!.Value, domains, signer.SubjectDN.ToString(), algorithm);

@@ -1,6 +1,16 @@
+using System.Globalization;
+using System.Text;
+
 namespace MessengerProxy.Registration.Validation;
 
-/// <summary>Validation and normalisation of domain and server names.</summary>
+/// <summary>
+/// The service's one normaliser of domain and server names. Names are ASCII: the check comes before any case
+/// folding, because folding maps look-alikes onto the letters they imitate (KELVIN SIGN U+212A lower-cases
+/// to 'k', so "\u212Aey.example" would become key.example). Internationalised names are accepted only as
+/// A-labels (xn--…). U-labels are refused rather than mapped: this service runs with invariant
+/// globalisation, where <see cref="IdnMapping"/> applies neither IDNA2008 nor Unicode normalisation (it
+/// encodes KELVIN SIGN as it is), so no mapping done here could be trusted to match what DNS registries do.
+/// </summary>
 internal static class DomainNames
 {
     /// <summary>
@@ -22,7 +32,13 @@ internal static class DomainNames
             return false;
         }
 
-        var lower = input.ToLowerInvariant();
+        if (!Ascii.IsValid(input))
+        {
+            error = $"'{Shorten(input)}' contains non-ASCII characters; give internationalised names as A-labels (xn--…)";
+            return false;
+        }
+
+        var lower = ToLowerAscii(input);
         var labels = lower.Split('.');
         if (labels.Length < 2)
         {
@@ -37,6 +53,12 @@ internal static class DomainNames
                 || label.AsSpan().ContainsAnyExcept("abcdefghijklmnopqrstuvwxyz0123456789-"))
             {
                 error = $"'{Shorten(input)}' is not a valid domain name (labels of 1-63 letters, digits and inner hyphens)";
+                return false;
+            }
+
+            if (label.StartsWith("xn--", StringComparison.Ordinal) && !IsALabel(label))
+            {
+                error = $"'{Shorten(input)}': '{label}' is not a valid A-label (the Punycode of a lower-case, non-ASCII U-label)";
                 return false;
             }
         }
@@ -55,9 +77,47 @@ internal static class DomainNames
     /// <summary>A Matrix server name (domain, IPv4 or [IPv6], optional port), lower-cased.</summary>
     public static bool TryNormalizeServerName(string? input, out string serverName)
     {
+        // The grammar admits ASCII only and is checked on the input as given, before lower-casing.
         var valid = MessengerProxy.Policy.Federation.ServerNames.TryGetHost(input, out _);
-        serverName = valid ? input!.ToLowerInvariant() : string.Empty;
+        serverName = valid ? ToLowerAscii(input!) : string.Empty;
         return valid;
+    }
+
+    /// <summary>Lower-cases ASCII letters only: the same answer in every culture (no Turkish dotless i).</summary>
+    private static string ToLowerAscii(string ascii) => string.Create(ascii.Length, ascii, static (span, source) => Ascii.ToLower(source, span, out _));
+
+    /// <summary>
+    /// Whether an xn-- label is the Punycode of a U-label that could stand in DNS: it must decode, encode back
+    /// to itself, and decode to non-ASCII text without controls or capitals (RFC 5891 5.4, RFC 5892 2.2: upper
+    /// case is unstable under case folding and so disallowed; "xn--ey-0qu" is KELVIN SIGN + "ey").
+    /// </summary>
+    private static bool IsALabel(string label)
+    {
+        var idn = new IdnMapping { UseStd3AsciiRules = true, AllowUnassigned = false };
+        string unicode;
+        try
+        {
+            unicode = idn.GetUnicode(label);
+            if (!string.Equals(idn.GetAscii(unicode), label, StringComparison.Ordinal))
+            {
+                return false;
+            }
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+
+        foreach (var c in unicode)
+        {
+            // Below U+00A0 only the ASCII letters, digits and hyphen of an LDH label; no C0 or C1 controls.
+            if (c < '\u00A0' && c is not ((>= 'a' and <= 'z') or (>= '0' and <= '9') or '-'))
+            {
+                return false;
+            }
+        }
+
+        return !Ascii.IsValid(unicode) && string.Equals(unicode, unicode.ToLowerInvariant(), StringComparison.Ordinal);
     }
 
     private static string Shorten(string value) => value.Length <= 64 ? value : value[..61] + "...";

@@ -1,4 +1,7 @@
+using System.Buffers;
+using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 using MessengerProxy.Persistence.Federation;
 using MessengerProxy.Policy.Federation;
 
@@ -94,6 +97,15 @@ internal static class FederationListJson
             return true;
         }
     }
+
+    /// <summary>
+    /// The refusal of a list without domains, unless the caller asked for one: the proxies treat an empty
+    /// list as unusable and suspend all federation, so storing one by accident takes every server offline.
+    /// </summary>
+    public static string? EmptyListProblem(IReadOnlyCollection<FederationDomain> domains, bool allowEmpty) =>
+        domains.Count > 0 || allowEmpty
+            ? null
+            : "domainList: empty; the proxies treat an empty list as unusable and suspend all federation (allowEmpty=true stores it deliberately)";
 
     /// <summary>Parses one domain entry (<c>domain</c>, <c>telematikID</c>, <c>isInsurance</c>, <c>ik</c>; <c>timAnbieter</c> is accepted and ignored).</summary>
     public static bool TryParseDomain(JsonElement element, string path, out FederationDomain domain, out string error)
@@ -195,20 +207,82 @@ internal static class FederationListJson
         return true;
     }
 
+    /// <summary>
+    /// The one reader of every JSON body the service accepts (admin list, domain entry, support document, JWS
+    /// header and payload). Beyond the syntax it checks that the text is Unicode: System.Text.Json leaves
+    /// invalid UTF-8 and escapes of unpaired surrogates (<c>"\ud800"</c>) in place until a string is read, and
+    /// then throws, so without this a single bad string would escape as a 500 instead of a refusal.
+    /// </summary>
     public static bool TryParseDocument(ReadOnlyMemory<byte> json, out JsonDocument document, out string error)
     {
+        document = null!;
+        if (!Utf8.IsValid(json.Span))
+        {
+            // JSON exchanged between systems must be UTF-8 (RFC 8259 8.1).
+            error = $"the body is not valid JSON: invalid UTF-8 at byte offset {FirstInvalidUtf8(json.Span)}";
+            return false;
+        }
+
         try
         {
             document = JsonDocument.Parse(json, s_options);
-            error = string.Empty;
-            return true;
         }
         catch (JsonException ex)
         {
-            document = null!;
             error = $"the body is not valid JSON ({ex.Message.Split('.')[0]})";
             return false;
         }
+
+        if (FindUnpairedSurrogateEscape(json.Span) is { } offset)
+        {
+            // Valid JSON grammar, but not a string of characters (RFC 8259 8.2): refused rather than guessed at.
+            document.Dispose();
+            document = null!;
+            error = $"the body is not valid JSON: the string at byte offset {offset} escapes an unpaired UTF-16 surrogate, which is not a character";
+            return false;
+        }
+
+        error = string.Empty;
+        return true;
+    }
+
+    private static int FirstInvalidUtf8(ReadOnlySpan<byte> utf8)
+    {
+        var offset = 0;
+        while (offset < utf8.Length && Rune.DecodeFromUtf8(utf8[offset..], out _, out var consumed) == OperationStatus.Done)
+        {
+            offset += consumed;
+        }
+
+        return offset;
+    }
+
+    /// <summary>The offset of the first string or property name whose escapes do not decode to UTF-16 text; null when all do.</summary>
+    private static long? FindUnpairedSurrogateEscape(ReadOnlySpan<byte> json)
+    {
+        // Valid UTF-8 cannot encode a surrogate, so only a \u escape can produce one: most bodies have none.
+        if (json.IndexOf("\\u"u8) < 0)
+        {
+            return null;
+        }
+
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = s_options.MaxDepth });
+        while (reader.Read())
+        {
+            if (reader.TokenType is JsonTokenType.String or JsonTokenType.PropertyName && reader.ValueIsEscaped)
+            {
+                try
+                {
+                    _ = reader.GetString();
+                }
+                catch (InvalidOperationException)
+                {
+                    return reader.TokenStartIndex;
+                }
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Visits each property once; a repeated property name is an error (JSON parsers disagree on which one wins).</summary>

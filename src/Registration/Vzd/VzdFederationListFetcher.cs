@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using MessengerProxy.Persistence;
 using MessengerProxy.Persistence.Federation;
 using MessengerProxy.Registration.Configuration;
 using Microsoft.Extensions.Hosting;
@@ -88,9 +89,11 @@ internal sealed class VzdFederationListFetcher : BackgroundService
             }
 
             var jws = await response.Content.ReadAsStringAsync(cancellationToken);
-            await _service.ImportAsync(jws, "vzd:" + url, cancellationToken);
+            // An empty list from the VZD would suspend all federation; it is refused, and an operator who
+            // really wants it imports it with allowEmpty=true.
+            await _service.ImportAsync(jws, "vzd:" + url, allowEmpty: false, cancellationToken);
         }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or Npgsql.NpgsqlException && !cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when ((ex is HttpRequestException or TaskCanceledException or Npgsql.NpgsqlException || DatabaseFailures.IsUnavailable(ex)) && !cancellationToken.IsCancellationRequested)
         {
             Log.VzdFetchFailed(_logger, url, ex.Message);
         }

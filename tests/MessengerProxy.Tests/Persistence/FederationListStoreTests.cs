@@ -77,6 +77,29 @@ public sealed class FederationListStoreTests
     }
 
     [Fact]
+    public async Task RemovingTheLastDomain_IsRefusedUnlessAllowed_EvenWhenTwoRemovalsRace()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var db = await TestDatabase.CreateAsync(_postgres);
+        await db.Federation.ReplaceAsync([Domain("a.example"), Domain("b.example")], new("admin:replace"), ct);
+
+        // Each removal alone leaves one domain; together they would leave none. The writer lock orders them,
+        // so the second sees the count the first left.
+        var results = await Task.WhenAll(
+            Task.Run(() => db.Federation.RemoveDomainAsync("a.example", new("admin:remove"), allowEmpty: false, ct), ct),
+            Task.Run(() => db.Federation.RemoveDomainAsync("b.example", new("admin:remove"), allowEmpty: false, ct), ct));
+
+        Assert.Equal([FederationWriteStatus.Created, FederationWriteStatus.WouldLeaveListEmpty], results.Select(r => r.Status).Order());
+        Assert.Equal(2, results.Single(r => r.Status == FederationWriteStatus.WouldLeaveListEmpty).Version);
+        var latest = await db.Federation.GetLatestAsync(ct);
+        Assert.Equal((2L, 1), (latest!.Version, latest.Domains.Count));
+
+        var last = await db.Federation.RemoveDomainAsync(latest.Domains[0].Domain, new("admin:remove"), allowEmpty: true, ct);
+        Assert.Equal((FederationWriteStatus.Created, 3L), (last.Status, last.Version));
+        Assert.Equal(0, (await db.Federation.GetLatestVersionAsync(ct))!.DomainCount);
+    }
+
+    [Fact]
     public async Task Readers_SeeWholeVersionsOnly_WhileALargeListIsReplaced()
     {
         var ct = TestContext.Current.CancellationToken;

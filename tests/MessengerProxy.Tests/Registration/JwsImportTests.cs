@@ -78,6 +78,11 @@ public sealed class JwsImportTests
             { TestPki.SignJws(Payload, "BP256R1", s_brainpool.CaKey.Private, s_brainpool.Ca), "may not be used for digital signatures" },
             { TestPki.SignJws("""{"domainList":[]}""", "BP256R1", key.Private, signer), "payload: version: required" },
             { TestPki.SignJws("""{"version":1,"domainList":[{"domain":"x y","telematikID":"1"}]}""", "BP256R1", key.Private, signer), "payload: domainList[0].domain:" },
+            { TestPki.SignJws("""{"version":1,"domainList":[{"domain":"a.example.org","telematikID":"\ud800"}]}""", "BP256R1", key.Private, signer), "payload: the body is not valid JSON: the string at byte offset" },
+            { SignRawPayload([.. "{\"version\":1,\"domainList\":[{\"domain\":\"a.example.org\",\"telematikID\":\""u8, 0xFF, .. "\"}]}"u8], key.Private, signer), "payload: the body is not valid JSON: invalid UTF-8 at byte offset 68" },
+            { "\u212A" + valid, "not a compact JWS: character 0 is not ASCII" },
+            { valid[..10] + "\uFFFD" + valid[10..], "not a compact JWS: character 10 is not ASCII" },
+            { TestPki.SignJws("""{"version":1,"domainList":[]}""", "BP256R1", key.Private, signer), "payload: domainList: empty" },
             { "only.two", "not a compact JWS" },
             { "a.b.c.d", "not a compact JWS" },
             { "@@@." + parts[1] + "." + parts[2], "header: not base64url" },
@@ -117,11 +122,36 @@ public sealed class JwsImportTests
     }
 
     [Fact]
+    public void EmptySignedList_IsAcceptedOnlyWhenAllowed()
+    {
+        var (key, signer) = s_brainpool.IssueSigner(TestPki.Brainpool);
+        var jws = TestPki.SignJws("""{"version":9,"domainList":[]}""", "BP256R1", key.Private, signer);
+
+        var ex = Assert.Throws<JwsVerificationException>(() => Verifier(s_brainpool).Verify(jws));
+        Assert.Contains("payload: domainList: empty", ex.Message);
+
+        var list = Verifier(s_brainpool).Verify(jws, allowEmpty: true);
+        Assert.Equal((9L, 0), (list.SourceVersion, list.Domains.Count));
+    }
+
+    [Fact]
     public void NoTrustAnchors_RefusesEverything()
     {
         var (key, signer) = s_brainpool.IssueSigner(TestPki.Brainpool);
         var ex = Assert.Throws<JwsVerificationException>(() => Verifier().Verify(TestPki.SignJws(Payload, "BP256R1", key.Private, signer)));
         Assert.Contains("no trust anchors", ex.Message);
+    }
+
+    /// <summary>A compact JWS over raw payload bytes, which need not be UTF-8 (TestPki signs text).</summary>
+    private static string SignRawPayload(byte[] payload, Org.BouncyCastle.Crypto.AsymmetricKeyParameter key, Org.BouncyCastle.X509.X509Certificate signer)
+    {
+        var header = "{\"alg\":\"BP256R1\",\"x5c\":[\"" + Convert.ToBase64String(signer.GetEncoded()) + "\"]}";
+        var input = TestPki.B64(Encoding.UTF8.GetBytes(header)) + "." + TestPki.B64(payload);
+        var ecdsa = Org.BouncyCastle.Security.SignerUtilities.GetSigner("SHA-256withPLAIN-ECDSA");
+        ecdsa.Init(true, key);
+        var bytes = Encoding.ASCII.GetBytes(input);
+        ecdsa.BlockUpdate(bytes, 0, bytes.Length);
+        return input + "." + TestPki.B64(ecdsa.GenerateSignature());
     }
 
     private sealed class FixedTime(DateTimeOffset now) : TimeProvider
@@ -175,6 +205,66 @@ public sealed class JwsImportTests
             using var update = await admin.PostAsync("/admin/federation/import", new StringContent(newer), ct);
             Assert.Equal(HttpStatusCode.OK, update.StatusCode);
             Assert.Contains("praxis2.example.org", (await _host.Database.Federation.GetLatestAsync(ct))!.Domains.Select(d => d.Domain));
+        }
+
+        [Fact]
+        public async Task Import_OfABodyOrPayloadThatIsNotUnicodeText_Is422_AndChangesNothing()
+        {
+            var ct = TestContext.Current.CancellationToken;
+            using var admin = _host.CreateClient();
+            var (key, signer) = s_brainpool.IssueSigner(TestPki.Brainpool);
+            var valid = TestPki.SignJws(Payload, "BP256R1", key.Private, signer);
+
+            // A raw 0xFF inside the compact form; a payload with a raw 0xFF in a string; a payload with a lone surrogate escape.
+            var rawBody = new ByteArrayContent([.. Encoding.ASCII.GetBytes(valid[..30]), 0xFF, .. Encoding.ASCII.GetBytes(valid[30..])]);
+            using (var response = await admin.PostAsync("/admin/federation/import", rawBody, ct))
+            {
+                await RegistrationApiTests.AssertErrorAsync(response, (HttpStatusCode)422, "M_INVALID_PARAM", "not a compact JWS: character 30 is not ASCII");
+            }
+
+            var rawPayload = SignRawPayload([.. "{\"version\":50,\"domainList\":[{\"domain\":\"a.example.org\",\"telematikID\":\""u8, 0xFF, .. "\"}]}"u8], key.Private, signer);
+            using (var response = await admin.PostAsync("/admin/federation/import", new StringContent(rawPayload), ct))
+            {
+                await RegistrationApiTests.AssertErrorAsync(response, (HttpStatusCode)422, "M_INVALID_PARAM", "payload: the body is not valid JSON: invalid UTF-8");
+            }
+
+            var surrogate = TestPki.SignJws("""{"version":51,"domainList":[{"domain":"a.example.org","telematikID":"\udfff"}]}""", "BP256R1", key.Private, signer);
+            using (var response = await admin.PostAsync("/admin/federation/import", new StringContent(surrogate), ct))
+            {
+                await RegistrationApiTests.AssertErrorAsync(response, (HttpStatusCode)422, "M_INVALID_PARAM", "payload: the body is not valid JSON: the string at byte offset");
+            }
+
+            Assert.Null(await _host.Database.Federation.GetLatestVersionAsync(ct));
+        }
+
+        [Fact]
+        public async Task Import_OfAnEmptySignedList_Is422_UnlessAllowEmpty()
+        {
+            var ct = TestContext.Current.CancellationToken;
+            using var admin = _host.CreateClient();
+            var (key, signer) = s_brainpool.IssueSigner(TestPki.Brainpool);
+            using (var first = await admin.PostAsync("/admin/federation/import", new StringContent(TestPki.SignJws(Payload, "BP256R1", key.Private, signer)), ct))
+            {
+                Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+            }
+
+            var empty = TestPki.SignJws("""{"version":43,"domainList":[]}""", "BP256R1", key.Private, signer);
+            using (var refused = await admin.PostAsync("/admin/federation/import", new StringContent(empty), ct))
+            {
+                await RegistrationApiTests.AssertErrorAsync(refused, (HttpStatusCode)422, "M_INVALID_PARAM", "payload: domainList: empty");
+            }
+
+            using (var bad = await admin.PostAsync("/admin/federation/import?allowEmpty=1", new StringContent(empty), ct))
+            {
+                await RegistrationApiTests.AssertErrorAsync(bad, HttpStatusCode.BadRequest, "M_INVALID_PARAM", "allowEmpty: must be true or false");
+            }
+
+            Assert.Equal(2, (await _host.Database.Federation.GetLatestAsync(ct))!.Domains.Count);
+
+            using var allowed = await admin.PostAsync("/admin/federation/import?allowEmpty=true", new StringContent(empty), ct);
+            Assert.Equal(HttpStatusCode.OK, allowed.StatusCode);
+            var latest = await _host.Database.Federation.GetLatestVersionAsync(ct);
+            Assert.Equal((2L, 43L, 0), (latest!.Version, latest.SourceVersion!.Value, latest.DomainCount));
         }
     }
 }

@@ -126,6 +126,154 @@ public sealed class RegistrationApiTests : IAsyncLifetime
         Assert.Equal(["keep.example.org"], latest.Domains.Select(d => d.Domain));
     }
 
+    public static TheoryData<string, string, string> UndecodableBodies()
+    {
+        // <FF> stands for a raw 0xFF byte (never valid UTF-8), <C3> for a lead byte without its continuation;
+        // \ud800 and \udc00 are JSON escapes of surrogates without their pair: valid JSON syntax, not text.
+        var data = new TheoryData<string, string, string>();
+        foreach (var (path, template) in new[]
+        {
+            ("PUT /admin/federation", """{"domainList":[{"domain":"a.example.org","telematikID":"#"}]}"""),
+            ("PUT /admin/federation", """{"domainList":[{"domain":"a.example.org","#":"x"}]}"""),
+            ("POST /admin/federation/domains", """{"domain":"a.example.org","telematikID":"#"}"""),
+            ("POST /admin/federation/domains", """{"#":"a.example.org"}"""),
+            ("PUT /admin/support/example.org", """{"support_page":"https://example.org/#"}"""),
+            ("PUT /admin/support/example.org", """{"contacts":[{"role":"m.role.admin","email_address":"a#@example.org"}]}"""),
+        })
+        {
+            data.Add(path, template.Replace("#", "<FF>", StringComparison.Ordinal), "invalid UTF-8 at byte offset");
+            data.Add(path, template.Replace("#", "x<C3>", StringComparison.Ordinal), "invalid UTF-8 at byte offset");
+            data.Add(path, template.Replace("#", "\\ud800", StringComparison.Ordinal), "unpaired UTF-16 surrogate");
+            data.Add(path, template.Replace("#", "x\\udc00y", StringComparison.Ordinal), "unpaired UTF-16 surrogate");
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(UndecodableBodies))]
+    public async Task BodyThatIsNotUnicodeText_Is400BadJson_AndChangesNothing(string request, string body, string expected)
+    {
+        using var admin = _host.CreateClient();
+        using (var seed = await admin.PutAsync("/admin/federation", Json("""{"domainList":[{"domain":"keep.example.org","telematikID":"k"}]}"""), Ct))
+        {
+            Assert.Equal(HttpStatusCode.OK, seed.StatusCode);
+        }
+
+        var (method, path) = (request.Split(' ')[0], request.Split(' ')[1]);
+        using var message = new HttpRequestMessage(new HttpMethod(method), path) { Content = RawJson(body) };
+        using var response = await admin.SendAsync(message, Ct);
+
+        await AssertErrorAsync(response, HttpStatusCode.BadRequest, "M_BAD_JSON", "the body is not valid JSON: ");
+        await AssertErrorAsync(response, HttpStatusCode.BadRequest, "M_BAD_JSON", expected);
+        var latest = await _host.Database.Federation.GetLatestAsync(Ct);
+        Assert.Equal(1, latest!.Version);
+        Assert.Equal(["keep.example.org"], latest.Domains.Select(d => d.Domain));
+        Assert.Null(await _host.Database.Support.GetAsync("example.org", Ct));
+    }
+
+    [Fact]
+    public async Task ConfusableDomainNames_AreRefused_AndNeverReachTheAsciiName()
+    {
+        using var admin = _host.CreateClient();
+        using (var seed = await admin.PutAsync("/admin/federation", Json("""{"domainList":[{"domain":"key.example.org","telematikID":"k"}]}"""), Ct))
+        {
+            Assert.Equal(HttpStatusCode.OK, seed.StatusCode);
+        }
+
+        // KELVIN SIGN as UTF-8 and as a JSON escape, FULLWIDTH k, and the path form of the DELETE.
+        using (var replace = await admin.PutAsync("/admin/federation", Json("{\"domainList\":[{\"domain\":\"\u212Aey.example.org\",\"telematikID\":\"k\"}]}"), Ct))
+        {
+            await AssertErrorAsync(replace, HttpStatusCode.BadRequest, "M_BAD_JSON", "domainList[0].domain: '\u212Aey.example.org' contains non-ASCII characters");
+        }
+
+        using (var escaped = await admin.PutAsync("/admin/federation", Json("""{"domainList":[{"domain":"\u212Aey.example.org","telematikID":"k"}]}"""), Ct))
+        {
+            await AssertErrorAsync(escaped, HttpStatusCode.BadRequest, "M_BAD_JSON", "domainList[0].domain:");
+        }
+
+        using (var add = await admin.PostAsync("/admin/federation/domains", Json("{\"domain\":\"\uFF4Bey2.example.org\",\"telematikID\":\"k\"}"), Ct))
+        {
+            await AssertErrorAsync(add, HttpStatusCode.BadRequest, "M_BAD_JSON", "domain: ");
+        }
+
+        using (var remove = await admin.DeleteAsync("/admin/federation/domains/%E2%84%AAey.example.org", Ct))
+        {
+            await AssertErrorAsync(remove, HttpStatusCode.BadRequest, "M_BAD_JSON", "non-ASCII");
+        }
+
+        using (var support = await admin.PutAsync("/admin/support/%E2%84%AAey.example.org", Json("""{"support_page":"https://example.org"}"""), Ct))
+        {
+            await AssertErrorAsync(support, HttpStatusCode.BadRequest, "M_BAD_JSON", "serverName");
+        }
+
+        var latest = await _host.Database.Federation.GetLatestAsync(Ct);
+        Assert.Equal(1, latest!.Version);
+        Assert.Equal(["key.example.org"], latest.Domains.Select(d => d.Domain));
+        Assert.Null(await _host.Database.Support.GetAsync("key.example.org", Ct));
+    }
+
+    [Fact]
+    public async Task ReplaceWithAnEmptyList_IsRefused_UnlessAllowEmpty()
+    {
+        using var admin = _host.CreateClient();
+        using (var seed = await admin.PutAsync("/admin/federation", Json("""{"domainList":[{"domain":"keep.example.org","telematikID":"k"}]}"""), Ct))
+        {
+            Assert.Equal(HttpStatusCode.OK, seed.StatusCode);
+        }
+
+        foreach (var query in new[] { "", "?allowEmpty=false" })
+        {
+            using var refused = await admin.PutAsync("/admin/federation" + query, Json("""{"domainList":[]}"""), Ct);
+            await AssertErrorAsync(refused, HttpStatusCode.BadRequest, "M_BAD_JSON", "domainList: empty");
+            await AssertErrorAsync(refused, HttpStatusCode.BadRequest, "M_BAD_JSON", "allowEmpty=true");
+        }
+
+        foreach (var query in new[] { "?allowEmpty=yes", "?allowEmpty=true&allowEmpty=true", "?allowEmpty=" })
+        {
+            using var bad = await admin.PutAsync("/admin/federation" + query, Json("""{"domainList":[]}"""), Ct);
+            await AssertErrorAsync(bad, HttpStatusCode.BadRequest, "M_INVALID_PARAM", "allowEmpty: must be true or false");
+        }
+
+        Assert.Equal(["keep.example.org"], (await _host.Database.Federation.GetLatestAsync(Ct))!.Domains.Select(d => d.Domain));
+
+        using var allowed = await admin.PutAsync("/admin/federation?allowEmpty=true", Json("""{"domainList":[]}"""), Ct);
+        Assert.Equal(HttpStatusCode.OK, allowed.StatusCode);
+        Assert.Equal("""{"version":2}""", await allowed.Content.ReadAsStringAsync(Ct));
+        Assert.Empty((await _host.Database.Federation.GetLatestAsync(Ct))!.Domains);
+
+        // The flag only permits an empty list; a non-empty one is stored as always.
+        using var filled = await admin.PutAsync("/admin/federation?allowEmpty=true", Json("""{"domainList":[{"domain":"new.example.org","telematikID":"n"}]}"""), Ct);
+        Assert.Equal("""{"version":3}""", await filled.Content.ReadAsStringAsync(Ct));
+    }
+
+    [Fact]
+    public async Task RemovingTheLastDomain_IsRefused_UnlessAllowEmpty()
+    {
+        using var admin = _host.CreateClient();
+        using (var seed = await admin.PutAsync("/admin/federation", Json("""{"domainList":[{"domain":"a.example.org","telematikID":"a"},{"domain":"b.example.org","telematikID":"b"}]}"""), Ct))
+        {
+            Assert.Equal(HttpStatusCode.OK, seed.StatusCode);
+        }
+
+        using (var first = await admin.DeleteAsync("/admin/federation/domains/a.example.org", Ct))
+        {
+            Assert.Equal("""{"version":2}""", await first.Content.ReadAsStringAsync(Ct));
+        }
+
+        using (var last = await admin.DeleteAsync("/admin/federation/domains/b.example.org", Ct))
+        {
+            await AssertErrorAsync(last, HttpStatusCode.Conflict, "M_UNKNOWN", "'b.example.org' is the last domain");
+            await AssertErrorAsync(last, HttpStatusCode.Conflict, "M_UNKNOWN", "allowEmpty=true");
+        }
+
+        Assert.Equal(["b.example.org"], (await _host.Database.Federation.GetLatestAsync(Ct))!.Domains.Select(d => d.Domain));
+
+        using var allowed = await admin.DeleteAsync("/admin/federation/domains/b.example.org?allowEmpty=true", Ct);
+        Assert.Equal("""{"version":3}""", await allowed.Content.ReadAsStringAsync(Ct));
+        Assert.Empty((await _host.Database.Federation.GetLatestAsync(Ct))!.Domains);
+    }
+
     [Fact]
     public async Task OversizedBody_Is413()
     {
@@ -261,6 +409,22 @@ public sealed class RegistrationApiTests : IAsyncLifetime
     }
 
     internal static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+
+    /// <summary>A JSON body with raw bytes: <c>&lt;FF&gt;</c> and <c>&lt;C3&gt;</c> become those single bytes.</summary>
+    internal static ByteArrayContent RawJson(string template)
+    {
+        var pieces = template.Split('<');
+        var bytes = new List<byte>(Encoding.UTF8.GetBytes(pieces[0]));
+        foreach (var piece in pieces.Skip(1))
+        {
+            bytes.Add(Convert.ToByte(piece[..2], 16));
+            bytes.AddRange(Encoding.UTF8.GetBytes(piece[3..]));
+        }
+
+        var content = new ByteArrayContent(bytes.ToArray());
+        content.Headers.ContentType = new("application/json");
+        return content;
+    }
 
     internal static async Task AssertErrorAsync(HttpResponseMessage response, HttpStatusCode status, string errcode, string? message = null)
     {

@@ -50,4 +50,35 @@ public sealed class VzdFetcherTests(PostgresFixture postgres)
         Assert.Contains(vzd.Requests, r => r.RawTarget == "/tim-provider-services/FederationList/federationList.jws?version=7");
         Directory.Delete(directory, recursive: true);
     }
+
+    [Fact]
+    public async Task Fetcher_RefusesAnEmptySignedList_AndThePreviousListStays()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var directory = Directory.CreateTempSubdirectory("mp-vzd-").FullName;
+        var pki = TestPki.Create(TestPki.Brainpool);
+        var (key, signer) = pki.IssueSigner(TestPki.Brainpool);
+        var empty = TestPki.SignJws("""{"version":8,"domainList":[]}""", "BP256R1", key.Private, signer);
+
+        await using var vzd = await RecordingUpstream.StartAsync();
+        vzd.Respond = async (context, request) =>
+        {
+            context.Response.ContentType = "application/octet-stream";
+            await context.Response.WriteAsync(empty);
+        };
+
+        await using var host = await RegistrationHost.StartAsync(postgres,
+            $"Registration:Vzd:TrustAnchors:0={pki.WriteCaPem(directory)}",
+            $"Registration:Vzd:FederationListUrl={vzd.BaseUri}federationList.jws",
+            "Registration:Vzd:PollInterval=01:00:00");
+        await host.Database.Federation.ReplaceAsync([new("keep.example.org", "k", false, [])], new("admin:replace"), ct);
+
+        await host.Services.GetRequiredService<VzdFederationListFetcher>().FetchOnceAsync(ct);
+
+        Assert.NotEmpty(vzd.Requests);
+        var latest = await host.Database.Federation.GetLatestAsync(ct);
+        Assert.Equal((1L, "admin:replace"), (latest!.Version, latest.Source));
+        Assert.Null(await host.Database.Federation.GetLastSourceVersionAsync(ct));
+        Directory.Delete(directory, recursive: true);
+    }
 }
