@@ -36,7 +36,11 @@ public static class RequestFraming
             {
                 if (value is not null && value.AsSpan().ContainsAnyExcept(HttpCharacters.FieldValue))
                 {
-                    return Malformed(context, "Request header values must be visible ASCII characters");
+                    // A control character may be an attempt to split the head, so the connection ends; text
+                    // beyond ASCII is only a client mistake, and the connection may carry on.
+                    return value.AsSpan().ContainsAny(HttpCharacters.Control)
+                        ? Malformed(context, "Control character in a request header value")
+                        : new MatrixError(400, MatrixErrorCode.Unknown, "Request header values must be ASCII: a value has non-ASCII characters");
                 }
             }
         }

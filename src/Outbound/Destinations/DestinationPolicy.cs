@@ -17,15 +17,20 @@ internal enum DestinationKind
 }
 
 /// <summary>An authorised destination, decided before any byte is sent to it.</summary>
-internal sealed record Destination(string Host, int Port, bool Tls, DestinationKind Kind, IReadOnlyList<string> ServerNames)
+/// <param name="ServerNames">Server names that delegate to <paramref name="Host"/>.</param>
+/// <param name="OnlyAsDelegate">
+/// The host is allowed only because listed servers delegate to it: it is not a server of its own, so requests
+/// must be addressed to one of <paramref name="ServerNames"/>.
+/// </param>
+internal sealed record Destination(string Host, int Port, bool Tls, DestinationKind Kind, IReadOnlyList<string> ServerNames, bool OnlyAsDelegate = false)
 {
     /// <summary><c>https://host:port</c>, with IPv6 hosts in brackets.</summary>
     public string Origin { get; } = $"{(Tls ? "https" : "http")}://{(Host.Contains(':') ? $"[{Host}]" : Host)}:{Port}";
 
-    /// <summary>Whether requests in this tunnel may name <paramref name="serverNameHost"/> (destination, Host, media server).</summary>
+    /// <summary>Whether requests in this tunnel may be addressed to <paramref name="serverNameHost"/> (X-Matrix destination, Host, media server).</summary>
     public bool Serves(ReadOnlySpan<char> serverNameHost)
     {
-        if (serverNameHost.Equals(Host, StringComparison.OrdinalIgnoreCase))
+        if (!OnlyAsDelegate && IsHost(serverNameHost))
         {
             return true;
         }
@@ -40,6 +45,9 @@ internal sealed record Destination(string Host, int Port, bool Tls, DestinationK
 
         return false;
     }
+
+    /// <summary>Whether <paramref name="name"/> is the tunnel's host itself.</summary>
+    public bool IsHost(ReadOnlySpan<char> name) => name.Equals(Host, StringComparison.OrdinalIgnoreCase);
 }
 
 /// <summary>A refusal of a destination: the answer for the homeserver and the reason for the log.</summary>
@@ -123,7 +131,7 @@ internal sealed class DestinationPolicy
                         check.Verdict == FederationVerdict.ListUnavailable ? "federation list unavailable" : "host not in the federation list"));
                 }
 
-                destination = new Destination(normalized, port, tls, DestinationKind.Federation, delegators);
+                destination = new Destination(normalized, port, tls, DestinationKind.Federation, delegators, OnlyAsDelegate: true);
             }
         }
 

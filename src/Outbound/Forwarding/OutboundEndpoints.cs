@@ -16,9 +16,13 @@ internal sealed class OutboundEndpoints
         var table = OutboundEndpointsBuilder.TryBuild(options.Value, errors)
             ?? throw new OptionsValidationException(OutboundOptions.SectionName, typeof(OutboundOptions), errors);
         Matcher = new EndpointMatcher(table);
+        LogPath = new LogPath(table);
     }
 
     public EndpointMatcher Matcher { get; }
+
+    /// <summary>How refused paths are logged without the user and room IDs they may hold.</summary>
+    public LogPath LogPath { get; }
 }
 
 internal static class OutboundEndpointsBuilder

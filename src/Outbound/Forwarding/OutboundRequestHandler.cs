@@ -26,6 +26,7 @@ namespace MessengerProxy.Outbound.Forwarding;
 internal sealed class OutboundRequestHandler
 {
     private readonly EndpointMatcher _matcher;
+    private readonly LogPath _logPath;
     private readonly DestinationPolicy _destinations;
     private readonly FederationListCache _federation;
     private readonly IHttpForwarder _forwarder;
@@ -45,6 +46,7 @@ internal sealed class OutboundRequestHandler
     {
         var settings = options.Value;
         _matcher = endpoints.Matcher;
+        _logPath = endpoints.LogPath;
         _destinations = destinations;
         _federation = federation;
         _forwarder = forwarder;
@@ -117,6 +119,12 @@ internal sealed class OutboundRequestHandler
             return null;
         }
 
+        if (OutboundHeadChecks.Check(context) is { } headRefusal)
+        {
+            await RefuseAsync(context, context.Features.Get<TunnelFeature>()?.Destination, "(malformed)", headRefusal.Error, headRefusal.Reason);
+            return null;
+        }
+
         var raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? string.Empty;
         Destination destination;
         string originForm;
@@ -160,12 +168,29 @@ internal sealed class OutboundRequestHandler
             return null;
         }
 
+        // The upstream client sends this Host as is; a value it could not send, or that is no server name at
+        // all, is the client's mistake (400), not a remote failure.
         var hostHeader = context.Request.Headers.Host.ToString();
-        if (!ServerNames.TryGetHost(hostHeader, out var hostName) || !destination.Serves(hostName))
+        if (!ServerNames.TryGetHost(hostHeader, out var hostName))
         {
             await RefuseAsync(context, destination, target.Path.ToString(),
-                new MatrixError(403, MatrixErrorCode.Forbidden, $"The Host header does not name {destination.Host} or a server delegating to it"), "Host header mismatch");
+                new MatrixError(400, MatrixErrorCode.Unknown, "The Host header is missing or not a valid host[:port]"), "malformed Host header");
             return null;
+        }
+
+        // A host in the list only as a delegate may be named in Host, as Synapse does for .well-known delegation
+        // (server discovery step 3), but then the X-Matrix destination must name the delegating server.
+        var hostIsDelegate = false;
+        if (!destination.Serves(hostName))
+        {
+            if (!destination.IsHost(hostName))
+            {
+                await RefuseAsync(context, destination, target.Path.ToString(),
+                    new MatrixError(403, MatrixErrorCode.Forbidden, $"The Host header does not name {destination.Host} or a server delegating to it"), "Host header mismatch");
+                return null;
+            }
+
+            hostIsDelegate = true;
         }
 
         if (context.Request.ContentLength > _maxBodyBytes)
@@ -197,16 +222,21 @@ internal sealed class OutboundRequestHandler
         }
 
         var endpoint = match.Endpoint!;
-        if (await CheckFederationRequestAsync(context, destination, target, endpoint) is { } refusal2)
+        if (await CheckFederationRequestAsync(context, destination, target, endpoint, hostIsDelegate) is { } refusal2)
         {
             await RefuseAsync(context, destination, endpoint.Template.Text, refusal2.Error, refusal2.Reason);
             return null;
         }
 
-        return Admit(context, destination, target, endpoint.Template.Text, learnDelegation: endpoint.Template.Text == "/.well-known/matrix/server");
+        return Admit(context, destination, target, endpoint.Template.Text, learnDelegation: !hostIsDelegate && endpoint.Template.Text == "/.well-known/matrix/server");
     }
 
-    private async ValueTask<DestinationRefusal?> CheckFederationRequestAsync(HttpContext context, Destination destination, RequestTarget target, EndpointDescriptor endpoint)
+    /// <param name="hostIsDelegate">
+    /// The Host names the tunnel's host, which serves only as a delegate: the X-Matrix destination is then the
+    /// only thing that says which listed server the request is for, so it is required on every endpoint.
+    /// </param>
+    private async ValueTask<DestinationRefusal?> CheckFederationRequestAsync(HttpContext context, Destination destination, RequestTarget target, EndpointDescriptor endpoint,
+        bool hostIsDelegate)
     {
         if (endpoint.Template.TryGetParameter(target.Path, "serverName", out var rawServerName) && OutboundEndpointsBuilder.IsLegacyMedia(endpoint))
         {
@@ -219,14 +249,15 @@ internal sealed class OutboundRequestHandler
 
         // The destination must match the tunnel whether or not the list is enforced: a request signed for one
         // server must not be delivered to another.
-        if (endpoint.Api != MatrixApi.ServerServer || endpoint.Auth != AuthRequirement.Required)
+        var signed = endpoint.Api == MatrixApi.ServerServer && endpoint.Auth == AuthRequirement.Required;
+        if (!signed && !hostIsDelegate)
         {
             return null;
         }
 
         if (FederationErrors.ReadXMatrix(context.Request.Headers[HeaderNames.Authorization], out var authorization) is { } unauthorized)
         {
-            return new DestinationRefusal(unauthorized, "X-Matrix missing or malformed");
+            return signed ? new DestinationRefusal(unauthorized, "X-Matrix missing or malformed") : NotAddressed(destination);
         }
 
         if (_ownServerHost is not null && (!ServerNames.TryGetHost(authorization.Origin, out var origin) || !origin.Equals(_ownServerHost, StringComparison.OrdinalIgnoreCase)))
@@ -236,7 +267,7 @@ internal sealed class OutboundRequestHandler
 
         if (authorization.Destination is null)
         {
-            return _requireDestination
+            return hostIsDelegate ? NotAddressed(destination) : _requireDestination
                 ? new DestinationRefusal(new MatrixError(401, MatrixErrorCode.Unauthorized, "X-Matrix authorization has no destination"), "X-Matrix without destination")
                 : null;
         }
@@ -254,6 +285,10 @@ internal sealed class OutboundRequestHandler
             : null;
     }
 
+    private static DestinationRefusal NotAddressed(Destination destination) => new(
+        new MatrixError(403, MatrixErrorCode.Forbidden, $"{destination.Host} is reachable only for the servers delegating to it; name one as Host or X-Matrix destination"),
+        "request addressed to a delegate host itself");
+
     private static OutboundRequestFeature Admit(HttpContext context, Destination destination, RequestTarget target, string endpoint, bool learnDelegation)
     {
         var feature = new OutboundRequestFeature(destination, target, endpoint, learnDelegation);
@@ -270,35 +305,28 @@ internal sealed class OutboundRequestHandler
         }
 
         var exception = context.Features.Get<IForwarderErrorFeature>()?.Exception;
-        MatrixError answer;
-        switch (error)
+        var (outcome, answer, closeConnection) = MapForwarderError(error, exception, request.Destination.Host);
+        request.Outcome = outcome;
+        if (answer is null)
         {
-            case ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled or ForwarderError.ResponseBodyCanceled or ForwarderError.ResponseBodyClient:
-                request.Outcome = "client_aborted";
-                return;
-            case ForwarderError.RequestBodyClient:
-                request.Outcome = "refused";
-                answer = ExceptionChains.IsBodyTooLarge(exception)
-                    ? new MatrixError(413, MatrixErrorCode.TooLarge, "Request body is larger than the limit")
-                    : new MatrixError(400, MatrixErrorCode.Unknown, "The request body could not be read");
-                break;
-            case ForwarderError.RequestTimedOut:
-                request.Outcome = "upstream_error";
-                answer = new MatrixError(504, MatrixErrorCode.Unknown, $"{request.Destination.Host} did not answer in time");
-                break;
-            default:
-                request.Outcome = "upstream_error";
-                answer = new MatrixError(502, MatrixErrorCode.Unknown, IsCertificateFailure(exception)
-                    ? $"The certificate of {request.Destination.Host} is not trusted"
-                    : $"{request.Destination.Host} is unreachable or sent an invalid response");
-                break;
+            // The client went away: nobody to answer.
+            return;
         }
 
-        Log.UpstreamFailed(_logger, context.Request.Method, request.Destination.Host, request.Endpoint, error.ToString(), ExceptionChains.Innermost(exception), answer.StatusCode);
+        if (outcome == "refused")
+        {
+            // The exception may quote what the client sent; the forwarder's error name is enough here.
+            Log.RequestRefused(_logger, context.Request.Method, request.Destination.Host, request.Endpoint, answer.StatusCode, answer.ErrorCode, error.ToString());
+        }
+        else
+        {
+            Log.UpstreamFailed(_logger, context.Request.Method, request.Destination.Host, request.Endpoint, error.ToString(), ExceptionChains.Innermost(exception), answer.StatusCode);
+        }
+
         if (!context.Response.HasStarted)
         {
             context.Response.Clear();
-            if (answer.StatusCode == 413)
+            if (closeConnection)
             {
                 context.Response.Headers.Connection = "close";
             }
@@ -307,9 +335,39 @@ internal sealed class OutboundRequestHandler
         await MatrixResponses.WriteErrorAsync(context, answer);
     }
 
+    /// <summary>
+    /// Whose fault a forwarding failure is: the client's (<c>refused</c>, 4xx), nobody's to answer
+    /// (<c>client_aborted</c>: the client went away), or the remote's (<c>upstream_error</c>, 502/504).
+    /// </summary>
+    internal static ForwardingFailure MapForwarderError(ForwarderError error, Exception? exception, string host) => error switch
+    {
+        ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled or ForwarderError.ResponseBodyCanceled or ForwarderError.ResponseBodyClient
+            or ForwarderError.UpgradeRequestCanceled or ForwarderError.UpgradeResponseCanceled or ForwarderError.UpgradeRequestClient => new("client_aborted", null),
+        ForwarderError.RequestBodyClient => ExceptionChains.IsBodyTooLarge(exception)
+            ? new("refused", new MatrixError(413, MatrixErrorCode.TooLarge, "Request body is larger than the limit"), CloseConnection: true)
+            : new("refused", new MatrixError(400, MatrixErrorCode.Unknown, "The request body could not be read")),
+
+        // Building the outgoing request from what the client sent failed: something in it cannot be sent.
+        ForwarderError.RequestCreation => new("refused", new MatrixError(400, MatrixErrorCode.Unknown, "The request cannot be forwarded as sent")),
+        ForwarderError.RequestTimedOut or ForwarderError.UpgradeActivityTimeout => new("upstream_error", new MatrixError(504, MatrixErrorCode.Unknown, $"{host} did not answer in time")),
+
+        // No upgrade is ever forwarded, so an upgraded connection can only come from a remote that switched anyway.
+        ForwarderError.UpgradeRequestDestination or ForwarderError.UpgradeResponseDestination or ForwarderError.UpgradeResponseClient => SwitchedProtocols(host),
+        _ when ExceptionChains.Find<RemoteSwitchedProtocolsException>(exception) is not null => SwitchedProtocols(host),
+        _ => new("upstream_error", new MatrixError(502, MatrixErrorCode.Unknown, IsCertificateFailure(exception)
+            ? $"The certificate of {host} is not trusted"
+            : $"{host} is unreachable or sent an invalid response")),
+    };
+
+    // The client's connection may already carry what it meant for the other protocol: close it.
+    private static ForwardingFailure SwitchedProtocols(string host) =>
+        new("upstream_error", new MatrixError(502, MatrixErrorCode.Unknown, $"{host} switched protocols; Matrix federation has no protocol upgrades"), CloseConnection: true);
+
     private Task RefuseAsync(HttpContext context, Destination? destination, string path, MatrixError error, string reason, string? host = null, string? allow = null)
     {
-        Log.RequestRefused(_logger, context.Request.Method, destination?.Host ?? host ?? "-", path, error.StatusCode, error.ErrorCode, reason);
+        // Paths of federation requests name users and rooms (make_join/{roomId}/{userId}); only their shape is logged.
+        var logged = path.StartsWith('(') ? path : _logPath.Mask(path);
+        Log.RequestRefused(_logger, context.Request.Method, destination?.Host ?? host ?? "-", logged, error.StatusCode, error.ErrorCode, reason);
         return MatrixResponses.WriteErrorAsync(context, error, allow);
     }
 
@@ -361,3 +419,6 @@ internal sealed class OutboundRequestHandler
         return query < 0 ? raw : raw[..query];
     }
 }
+
+/// <summary>How a forwarding failure is counted (the metric's outcome) and answered (null: not at all).</summary>
+internal readonly record struct ForwardingFailure(string Outcome, MatrixError? Answer, bool CloseConnection = false);

@@ -61,6 +61,7 @@ internal sealed class OutboundTransformer : HttpTransformer
             catch (FormatException)
             {
                 // Not a well-known document the homeserver could use either; let it see the failure.
+                request.Outcome = "upstream_error";
                 httpContext.Abort();
                 return false;
             }

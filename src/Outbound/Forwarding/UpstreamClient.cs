@@ -9,7 +9,8 @@ namespace MessengerProxy.Outbound.Forwarding;
 /// <summary>
 /// The one pooled client for every remote server. Connections are made only to addresses the
 /// <see cref="DestinationResolver"/> allows, resolved at connect time; certificates are verified against
-/// the system trust store and, if configured, extra CAs (never switched off).
+/// the system trust store and, if configured, extra CAs (never switched off). A remote answering 101 fails
+/// the request (<see cref="SwitchingProtocolsGuard"/>).
 /// </summary>
 internal sealed class UpstreamClient : IDisposable
 {
@@ -26,7 +27,7 @@ internal sealed class UpstreamClient : IDisposable
             _extraRoots.ImportFromPemFile(path);
         }
 
-        Invoker = new HttpMessageInvoker(new SocketsHttpHandler
+        Invoker = new HttpMessageInvoker(new SwitchingProtocolsGuard(new SocketsHttpHandler
         {
             UseProxy = false,
             AllowAutoRedirect = false,
@@ -43,7 +44,7 @@ internal sealed class UpstreamClient : IDisposable
                 RemoteCertificateValidationCallback = Validate,
                 ApplicationProtocols = [SslApplicationProtocol.Http11],
             },
-        }, disposeHandler: true);
+        }), disposeHandler: true);
     }
 
     public HttpMessageInvoker Invoker { get; }

@@ -34,6 +34,7 @@ public sealed class AddressRulesTests
     [InlineData("::ffff:127.0.0.1")]
     [InlineData("::ffff:169.254.169.254")]
     [InlineData("::ffff:0.0.0.0")]
+    [InlineData("2001:2::1")]
     public void IsAllowed_InternalAddress_IsForbidden(string address)
     {
         Assert.False(s_default.IsAllowed(IPAddress.Parse(address)));
@@ -79,6 +80,82 @@ public sealed class AddressRulesTests
     public void IsAllowed_ConfiguredSingleAddresses_AllowsExactlyThoseAddresses(string address, bool expected)
     {
         var rules = new AddressRules([new IPNetwork(IPAddress.Parse("10.1.2.3"), 32), new IPNetwork(IPAddress.Parse("fd00::5"), 128)]);
+
+        Assert.Equal(expected, rules.IsAllowed(IPAddress.Parse(address)));
+    }
+
+    [Theory]
+    [InlineData("64:ff9b::7f00:1")]
+    [InlineData("64:ff9b::127.0.0.1")]
+    [InlineData("64:ff9b::10.0.0.1")]
+    [InlineData("64:ff9b::169.254.169.254")]
+    [InlineData("64:ff9b::192.168.1.1")]
+    [InlineData("2002:7f00:0001::")]
+    [InlineData("2002:7f00:1::1")]
+    [InlineData("2002:a00:1:5::1")]
+    [InlineData("2002:a9fe:a9fe::")]
+    [InlineData("2002:c0a8:101::1")]
+    [InlineData("::127.0.0.1")]
+    [InlineData("::10.0.0.1")]
+    [InlineData("::169.254.169.254")]
+    [InlineData("::ffff:0:127.0.0.1")]
+    [InlineData("::ffff:0:a00:1")]
+    [InlineData("::ffff:0:169.254.169.254")]
+    public void IsAllowed_IPv6FormReachingAnInternalIPv4Address_IsForbidden(string address)
+    {
+        // NAT64, 6to4, IPv4-compatible and SIIT addresses carry the IPv4 address they lead to.
+        Assert.False(s_default.IsAllowed(IPAddress.Parse(address)));
+    }
+
+    [Theory]
+    [InlineData("64:ff9b::8.8.8.8")]
+    [InlineData("64:ff9b::808:808")]
+    [InlineData("2002:808:808::1")]
+    [InlineData("::8.8.8.8")]
+    [InlineData("::ffff:0:8.8.8.8")]
+    public void IsAllowed_IPv6FormReachingAPublicIPv4Address_IsAllowed(string address)
+    {
+        Assert.True(s_default.IsAllowed(IPAddress.Parse(address)));
+    }
+
+    [Theory]
+    [InlineData("64:ff9b:1::8.8.8.8")]
+    [InlineData("64:ff9b:1:ffff::1")]
+    [InlineData("2001:0:4136:e378:8000:63bf:3fff:fdd2")]
+    [InlineData("2001::1")]
+    [InlineData("2001:0:7f00:1::")]
+    public void IsAllowed_TranslationWithoutAFixedIPv4Position_IsForbidden(string address)
+    {
+        // Local-use NAT64 (RFC 8215) puts the IPv4 address where its prefix length says; Teredo obfuscates it.
+        Assert.False(s_default.IsAllowed(IPAddress.Parse(address)));
+    }
+
+    [Theory]
+    [InlineData("64:ff9b::7f00:1", true)]
+    [InlineData("2002:7f00:1::", true)]
+    [InlineData("::ffff:0:127.0.0.1", true)]
+    [InlineData("64:ff9b::a00:1", false)]
+    public void IsAllowed_ConfiguredIPv4Network_AppliesToTheEmbeddedAddress(string address, bool expected)
+    {
+        var rules = new AddressRules([IPNetwork.Parse("127.0.0.0/8")]);
+
+        Assert.Equal(expected, rules.IsAllowed(IPAddress.Parse(address)));
+    }
+
+    [Theory]
+    [InlineData("::/0", "64:ff9b::7f00:1", false)]
+    [InlineData("::/0", "2002:7f00:1::", false)]
+    [InlineData("::/0", "64:ff9b:1::5", false)]
+    [InlineData("2000::/3", "2002:a00:1::", false)]
+    [InlineData("64:ff9b::/96", "64:ff9b::7f00:1", true)]
+    [InlineData("64:ff9b::a00:0/104", "64:ff9b::10.1.2.3", true)]
+    [InlineData("64:ff9b::a00:0/104", "64:ff9b::127.0.0.1", false)]
+    [InlineData("64:ff9b:1::/48", "64:ff9b:1::5", true)]
+    [InlineData("2001::/32", "2001:0:4136:e378:8000:63bf:3fff:fdd2", true)]
+    public void IsAllowed_ConfiguredIPv6Network_AllowsTranslatedAddressesOnlyInsideTheTranslationPrefix(string network, string address, bool expected)
+    {
+        // A broad IPv6 entry must not open NAT64/6to4 to the operator's IPv4 networks; one that names translated addresses does.
+        var rules = new AddressRules([IPNetwork.Parse(network)]);
 
         Assert.Equal(expected, rules.IsAllowed(IPAddress.Parse(address)));
     }

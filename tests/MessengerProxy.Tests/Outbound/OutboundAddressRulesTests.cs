@@ -29,6 +29,7 @@ public sealed class OutboundAddressRulesTests : IAsyncLifetime
             "Outbound:HostAddresses:loop.test=127.0.0.1",
             "Outbound:HostAddresses:mapped.test=::ffff:127.0.0.1",
             "Outbound:HostAddresses:ula.test=fd00::1",
+            "Outbound:HostAddresses:nat64.test=64:ff9b::7f00:1",
             "Outbound:HostAddresses:metadata.test=169.254.169.254",
             "Outbound:ExtraHosts:0=metadata.test:80",
             "Outbound:MaxConnections=3");
@@ -67,6 +68,26 @@ public sealed class OutboundAddressRulesTests : IAsyncLifetime
         using var body = JsonDocument.Parse(response.Body);
         Assert.Equal("M_FORBIDDEN", body.RootElement.GetProperty("errcode").GetString());
         Assert.Contains("resolves only to addresses the proxy must not connect to", body.RootElement.GetProperty("error").GetString());
+    }
+
+    [Fact]
+    public async Task Connect_ToIPv6FormThatTranslatesToAnInternalIPv4Address_403()
+    {
+        // One proxy for all forms (this class starts a proxy per test): NAT64, 6to4, IPv4-compatible, SIIT,
+        // local-use NAT64 and Teredo, as literals and through a name.
+        string[] authorities =
+        [
+            "[64:ff9b::7f00:1]:8448", "[64:ff9b::a9fe:a9fe]:8448", "[2002:7f00:1::]:8448", "[2002:a00:1::1]:8448",
+            "[::127.0.0.1]:8448", "[::ffff:0:127.0.0.1]:8448", "[64:ff9b:1::7f00:1]:8448", "[2001:0:4136:e378:8000:63bf:3fff:fdd2]:8448",
+            "nat64.test:8448",
+        ];
+        foreach (var authority in authorities)
+        {
+            var response = await RawHttp.SendAsync(_proxy.OutboundPort, $"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n");
+
+            Assert.True(response.StatusCode == 403, $"CONNECT {authority}: {response.StatusCode} {response.BodyText}");
+            Assert.Contains("resolves only to addresses the proxy must not connect to", response.BodyText);
+        }
     }
 
     [Fact]

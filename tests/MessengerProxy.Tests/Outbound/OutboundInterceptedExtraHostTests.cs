@@ -1,3 +1,4 @@
+using System.Text.Json;
 using MessengerProxy.Tests.TestKit;
 
 namespace MessengerProxy.Tests.Outbound;
@@ -23,5 +24,36 @@ public sealed class OutboundInterceptedExtraHostTests(OutboundFixture.Intercepti
 
         Assert.EndsWith("\n404", stdout);
         Assert.Empty(fixture.Remote.WithTestId(id));
+    }
+
+    [Fact]
+    public async Task ExtraHost_Intercepted_ProtocolUpgradeRequest_400AndNeverForwarded()
+    {
+        var id = Guid.NewGuid().ToString("N");
+        var (_, tls, client) = await fixture.OpenTunnelAsync("sso.test", fixture.RemotePort);
+        using (client)
+        await using (tls)
+        {
+            var response = await OutboundFixture.SendInTunnelAsync(tls, "GET", "/socket", "sso.test",
+                $"Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{RecordingUpstream.TestIdHeader}: {id}\r\n");
+
+            Assert.Equal(400, response.StatusCode);
+            using var body = JsonDocument.Parse(response.Body);
+            Assert.Equal("M_UNRECOGNIZED", body.RootElement.GetProperty("errcode").GetString());
+        }
+
+        Assert.Empty(fixture.Remote.WithTestId(id));
+    }
+
+    [Fact]
+    public async Task ExtraHost_Intercepted_RemoteAnswering101_502()
+    {
+        var (id, exit, stdout, stderr) = await fixture.CurlAsync("--write-out", "\n%{http_code}", $"https://switch-extra.test:{fixture.SwitchingPort}/authorize");
+
+        Assert.True(exit == 0, stderr);
+        Assert.EndsWith("\n502", stdout);
+        Assert.Contains("switched protocols", stdout);
+        Assert.DoesNotContain(SwitchingUpstream.AfterSwitch, stdout);
+        Assert.Single(fixture.Switching.WithTestId(id));
     }
 }

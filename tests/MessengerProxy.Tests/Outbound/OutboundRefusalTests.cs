@@ -302,6 +302,211 @@ public sealed class OutboundRefusalTests(OutboundFixture fixture) : IClassFixtur
         Assert.Equal(39, total);
     }
 
+    [Fact]
+    public async Task DelegatedHost_RequestNotAddressedToTheDelegatingServer_403AndNotForwarded()
+    {
+        await LearnDelegationAsync();
+        var id = Guid.NewGuid().ToString("N");
+        var testId = $"{RecordingUpstream.TestIdHeader}: {id}\r\n";
+        var (_, tls, client) = await fixture.OpenTunnelAsync("deleg-target.test", fixture.RemotePort);
+        using (client)
+        await using (tls)
+        {
+            // deleg-target.test is in the list only as deleg-src.test's delegate: a request naming nothing but
+            // the delegate itself is not for a listed server.
+            var hostOnly = await OutboundFixture.SendInTunnelAsync(tls, "GET", "/_matrix/federation/v1/version", "deleg-target.test", testId);
+            var hostWithPort = await OutboundFixture.SendInTunnelAsync(tls, "GET", "/_matrix/key/v2/server", $"deleg-target.test:{fixture.RemotePort}", testId);
+            var destinationIsDelegate = await OutboundFixture.SendInTunnelAsync(tls, "GET", "/_matrix/federation/v1/event/%24x", "deleg-target.test",
+                $"Authorization: {OutboundFixture.XMatrix("deleg-target.test")}\r\n{testId}");
+            var destinationIsDelegateHostIsServer = await OutboundFixture.SendInTunnelAsync(tls, "GET", "/_matrix/federation/v1/event/%24x", "deleg-src.test",
+                $"Authorization: {OutboundFixture.XMatrix("deleg-target.test")}\r\n{testId}");
+
+            AssertMatrixError(hostOnly, 403, "M_FORBIDDEN", "deleg-target.test");
+            AssertMatrixError(hostWithPort, 403, "M_FORBIDDEN", "deleg-target.test");
+            AssertMatrixError(destinationIsDelegate, 403, "M_FORBIDDEN", "X-Matrix destination deleg-target.test");
+            AssertMatrixError(destinationIsDelegateHostIsServer, 403, "M_FORBIDDEN", "X-Matrix destination deleg-target.test");
+            Assert.Empty(fixture.Remote.WithTestId(id));
+
+            // What Synapse sends to a .well-known-delegated server: Host is the delegate (spec: server discovery
+            // step 3.2), the X-Matrix destination the server name; signed even on unauthenticated endpoints.
+            var keys = await OutboundFixture.SendInTunnelAsync(tls, "GET", "/_matrix/key/v2/server", $"deleg-target.test:{fixture.RemotePort}",
+                $"Authorization: {OutboundFixture.XMatrix("deleg-src.test")}\r\n{testId}");
+            var byServerName = await OutboundFixture.SendInTunnelAsync(tls, "GET", "/_matrix/federation/v1/version", "deleg-src.test", testId);
+            Assert.Equal(200, keys.StatusCode);
+            Assert.Equal(200, byServerName.StatusCode);
+            Assert.Equal(2, fixture.Remote.WithTestId(id).Count);
+        }
+    }
+
+    [Fact]
+    public async Task DelegateThatIsListedItself_StaysReachableAsItselfAndForItsDelegator()
+    {
+        // Outbound:Delegations makes deleg-src.test delegate to other.test, which is listed on its own.
+        var (_, tls, client) = await fixture.OpenTunnelAsync("other.test", fixture.RemotePort);
+        using (client)
+        await using (tls)
+        {
+            var itself = await OutboundFixture.SendInTunnelAsync(tls, "GET", "/_matrix/federation/v1/event/%24x", "other.test",
+                $"Authorization: {OutboundFixture.XMatrix("other.test")}\r\n");
+            var version = await OutboundFixture.SendInTunnelAsync(tls, "GET", "/_matrix/federation/v1/version", "other.test");
+            var delegator = await OutboundFixture.SendInTunnelAsync(tls, "GET", "/_matrix/federation/v1/event/%24x", "other.test",
+                $"Authorization: {OutboundFixture.XMatrix("deleg-src.test")}\r\n");
+
+            Assert.Equal(200, itself.StatusCode);
+            Assert.Equal(200, version.StatusCode);
+            Assert.Equal(200, delegator.StatusCode);
+        }
+    }
+
+    public static TheoryData<string, string, string> ClientMistakes => new()
+    {
+        { "remote.test", "X-Display: caf\u00c3\u00a9\r\n", "non-ASCII" },
+        { "remote.test", $"Authorization: {OutboundFixture.XMatrix("r\u00c3\u00a9mote.test")}\r\n", "non-ASCII" },
+        { "remote.test:99999", "", "Host" },
+        { "remote.test:0", "", "Host" },
+        { "remote.test:" + new string('1', 300), "", "Host" },
+        { new string('a', 250) + ".remote.test", "", "Host" },
+        { "remote_test", "", "Host" },
+        { "", "", "Host" },
+    };
+
+    [Theory]
+    [MemberData(nameof(ClientMistakes))]
+    public async Task InsideTunnel_ClientMistakeInTheHead_400AndNotForwarded(string hostHeader, string headers, string message)
+    {
+        var id = Guid.NewGuid().ToString("N");
+        var response = await SendInNewTunnelAsync("remote.test", "GET", "/_matrix/federation/v1/version", hostHeader, $"{headers}{RecordingUpstream.TestIdHeader}: {id}\r\n");
+
+        AssertMatrixError(response, 400, "M_UNKNOWN", message);
+        Assert.Empty(fixture.Remote.WithTestId(id));
+    }
+
+    [Fact]
+    public async Task PlainHttp_NonAsciiHeaderValue_400AndNotForwarded()
+    {
+        var id = Guid.NewGuid().ToString("N");
+        var response = await RawHttp.SendAsync(fixture.ProxyPort,
+            $"POST http://push.test:{fixture.PushPort}/_matrix/push/v1/notify HTTP/1.1\r\nHost: push.test:{fixture.PushPort}\r\nX-Display: caf\u00c3\u00a9\r\n" +
+            $"{RecordingUpstream.TestIdHeader}: {id}\r\nContent-Length: 2\r\n\r\n{{}}");
+
+        AssertMatrixError(response, 400, "M_UNKNOWN", "non-ASCII");
+        Assert.Empty(fixture.Push.WithTestId(id));
+    }
+
+    [Theory]
+    [InlineData("Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n")]
+    [InlineData("Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n")]
+    [InlineData("Upgrade: websocket\r\n")]
+    [InlineData("Connection: keep-alive, upgrade\r\n")]
+    public async Task InsideTunnel_ProtocolUpgradeRequest_400AndNeverForwarded(string headers)
+    {
+        var id = Guid.NewGuid().ToString("N");
+        foreach (var host in new[] { "remote.test", "switch.test" })
+        {
+            var port = host == "remote.test" ? fixture.RemotePort : fixture.SwitchingPort;
+            var (_, tls, client) = await fixture.OpenTunnelAsync(host, port);
+            using (client)
+            await using (tls)
+            {
+                var response = await OutboundFixture.SendInTunnelAsync(tls, "GET", "/_matrix/federation/v1/version", host, $"{headers}{RecordingUpstream.TestIdHeader}: {id}\r\n");
+
+                AssertMatrixError(response, 400, "M_UNRECOGNIZED", "upgrade");
+                Assert.Equal("close", response.Header("Connection"));
+                await AssertClosedAsync(tls);
+            }
+        }
+
+        Assert.Empty(fixture.Remote.WithTestId(id));
+        Assert.Empty(fixture.Switching.WithTestId(id));
+    }
+
+    [Fact]
+    public async Task PlainHttp_ProtocolUpgradeRequestToExtraHost_400AndNeverForwarded()
+    {
+        var id = Guid.NewGuid().ToString("N");
+        var response = await RawHttp.SendAsync(fixture.ProxyPort,
+            $"GET http://switch-push.test:{fixture.SwitchingPlainPort}/socket HTTP/1.1\r\nHost: switch-push.test:{fixture.SwitchingPlainPort}\r\n" +
+            $"Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{RecordingUpstream.TestIdHeader}: {id}\r\n\r\n");
+
+        AssertMatrixError(response, 400, "M_UNRECOGNIZED", "upgrade");
+        Assert.Empty(fixture.SwitchingPlain.WithTestId(id));
+    }
+
+    [Fact]
+    public async Task Curl_RemoteAnswering101_502AndNothingOfTheOtherProtocolRelayed()
+    {
+        var (id, exit, stdout, stderr) = await fixture.CurlAsync("--write-out", "\n%{http_code}", $"https://switch.test:{fixture.SwitchingPort}/_matrix/federation/v1/version");
+
+        Assert.True(exit == 0, stderr);
+        Assert.EndsWith("\n502", stdout);
+        Assert.Contains("switched protocols", stdout);
+        Assert.DoesNotContain(SwitchingUpstream.AfterSwitch, stdout);
+        Assert.Single(fixture.Switching.WithTestId(id));
+    }
+
+    [Fact]
+    public async Task InsideTunnel_RemoteAnswering101_502ThenTunnelClosed_ClientBytesNeverRelayed()
+    {
+        var id = Guid.NewGuid().ToString("N");
+        var (_, tls, client) = await fixture.OpenTunnelAsync("switch.test", fixture.SwitchingPort);
+        using (client)
+        await using (tls)
+        {
+            var response = await OutboundFixture.SendInTunnelAsync(tls, "GET", "/_matrix/federation/v1/version", "switch.test", $"{RecordingUpstream.TestIdHeader}: {id}\r\n");
+            AssertMatrixError(response, 502, "M_UNKNOWN", "switched protocols");
+            Assert.Equal("close", response.Header("Connection"));
+            Assert.DoesNotContain(SwitchingUpstream.AfterSwitch, response.BodyText);
+
+            // Whatever the client sends now must not reach the remote as raw bytes of an upgraded connection.
+            try
+            {
+                await tls.WriteAsync("GARBAGE-AFTER-101\r\n\r\n"u8.ToArray(), TestContext.Current.CancellationToken);
+            }
+            catch (IOException)
+            {
+            }
+
+            await AssertClosedAsync(tls);
+        }
+
+        Assert.Single(fixture.Switching.WithTestId(id));
+        Assert.Equal(0, fixture.Switching.BytesAfterHeads);
+    }
+
+    [Fact]
+    public async Task PlainHttp_ExtraHostAnswering101_502AndClosed()
+    {
+        var id = Guid.NewGuid().ToString("N");
+        var response = await RawHttp.SendAsync(fixture.ProxyPort,
+            $"GET http://switch-push.test:{fixture.SwitchingPlainPort}/x HTTP/1.1\r\nHost: switch-push.test:{fixture.SwitchingPlainPort}\r\n{RecordingUpstream.TestIdHeader}: {id}\r\n\r\n");
+
+        AssertMatrixError(response, 502, "M_UNKNOWN", "switched protocols");
+        Assert.Equal("close", response.Header("Connection"));
+        Assert.Single(fixture.SwitchingPlain.WithTestId(id));
+    }
+
+    private async Task LearnDelegationAsync()
+    {
+        var (_, exit, stdout, stderr) = await fixture.CurlAsync(fixture.RemoteUrl("/.well-known/matrix/server", "deleg-src.test"));
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("deleg-target.test", stdout);
+    }
+
+    /// <summary>The proxy ended the connection: the next read gives end of stream (or the connection was reset).</summary>
+    private static async Task AssertClosedAsync(Stream stream)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(30));
+        var buffer = new byte[256];
+        try
+        {
+            Assert.Equal(0, await stream.ReadAsync(buffer, timeout.Token));
+        }
+        catch (IOException)
+        {
+        }
+    }
+
     private async Task<RawResponse> SendInNewTunnelAsync(string host, string method, string target, string hostHeader, string headers = "", string body = "")
     {
         var (_, tls, client) = await fixture.OpenTunnelAsync(host, fixture.RemotePort);

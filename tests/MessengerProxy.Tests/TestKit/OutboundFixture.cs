@@ -11,7 +11,10 @@ namespace MessengerProxy.Tests.TestKit;
 /// with a certificate of its own test CA (trusted by the proxy through configuration), a second remote
 /// whose CA nobody trusts, a plain-HTTP push gateway, a registration service publishing the federation
 /// list, and the proxy CA that clients (curl, HttpClient) trust. Test host names resolve to 127.0.0.1 in
-/// the proxy only (Outbound:HostAddresses), and loopback is explicitly allowed for them.
+/// the proxy only (Outbound:HostAddresses), and loopback is explicitly allowed for them. Two more remotes
+/// answer every request with 101 Switching Protocols: <c>switch.test</c> (listed) and <c>switch-extra.test</c>
+/// (an extra host) over TLS, <c>switch-push.test</c> (a <c>host:port</c> extra host) over plain HTTP.
+/// <c>deleg-src.test</c> is configured to delegate to <c>other.test</c>, a listed host in its own right.
 /// </summary>
 public class OutboundFixture : IAsyncLifetime
 {
@@ -43,6 +46,12 @@ public class OutboundFixture : IAsyncLifetime
     /// <summary>A plain-HTTP push gateway, <c>push.test</c>, configured as an extra host.</summary>
     public RecordingUpstream Push { get; private set; } = null!;
 
+    /// <summary>TLS remote for <c>switch.test</c> and <c>switch-extra.test</c> that answers everything with 101.</summary>
+    public SwitchingUpstream Switching { get; private set; } = null!;
+
+    /// <summary>Plain-HTTP remote for <c>switch-push.test</c> that answers everything with 101.</summary>
+    public SwitchingUpstream SwitchingPlain { get; private set; } = null!;
+
     public FakeRegistrationService Registration { get; private set; } = null!;
 
     public ProxyHost Proxy { get; private set; } = null!;
@@ -52,6 +61,10 @@ public class OutboundFixture : IAsyncLifetime
     public int RoguePort => Rogue.BaseUri.Port;
 
     public int PushPort => Push.BaseUri.Port;
+
+    public int SwitchingPort => Switching.Port;
+
+    public int SwitchingPlainPort => SwitchingPlain.Port;
 
     public int ProxyPort => Proxy.OutboundPort;
 
@@ -70,7 +83,9 @@ public class OutboundFixture : IAsyncLifetime
         Remote.Respond = RespondAsRemoteAsync;
         Rogue = await RecordingUpstream.StartAsync(RogueCa.IssueServer("rogue.test"));
         Push = await RecordingUpstream.StartAsync();
-        Registration = await FakeRegistrationService.StartAsync("remote.test", "deleg-src.test", "other.test", "rogue.test", "nocert.test");
+        Switching = SwitchingUpstream.Start(RemoteCa.IssueServer("switch.test", "switch-extra.test"));
+        SwitchingPlain = SwitchingUpstream.Start();
+        Registration = await FakeRegistrationService.StartAsync("remote.test", "deleg-src.test", "other.test", "rogue.test", "nocert.test", "switch.test");
 
         var settings = new List<string>
         {
@@ -81,17 +96,21 @@ public class OutboundFixture : IAsyncLifetime
             $"Outbound:AllowedPorts:0={RemotePort}",
             $"Outbound:AllowedPorts:1={RoguePort}",
             "Outbound:AllowedPorts:2=8448",
+            $"Outbound:AllowedPorts:3={SwitchingPort}",
             "Outbound:AllowedNetworks:0=127.0.0.1",
             $"Outbound:TrustedCaPaths:0={RemoteCaPath}",
             $"Outbound:ExtraHosts:0=push.test:{PushPort}",
             "Outbound:ExtraHosts:1=sso.test",
+            "Outbound:ExtraHosts:2=switch-extra.test",
+            $"Outbound:ExtraHosts:3=switch-push.test:{SwitchingPlainPort}",
+            "Outbound:Delegations:deleg-src.test=other.test",
             "Outbound:MaxRequestBodyBytes=65536",
             "Outbound:HandshakeTimeout=00:00:02",
             "Outbound:RequestHeadTimeout=00:00:02",
             "Outbound:UpstreamTimeout=00:00:03",
             "Outbound:RelayIdleTimeout=00:00:02",
         };
-        foreach (var name in RemoteNames.Concat(["rogue.test", "nocert.test", "push.test"]))
+        foreach (var name in RemoteNames.Concat(["rogue.test", "nocert.test", "push.test", "switch.test", "switch-extra.test", "switch-push.test"]))
         {
             settings.Add($"Outbound:HostAddresses:{name}=127.0.0.1");
         }
@@ -106,6 +125,8 @@ public class OutboundFixture : IAsyncLifetime
         await Remote.DisposeAsync();
         await Rogue.DisposeAsync();
         await Push.DisposeAsync();
+        await Switching.DisposeAsync();
+        await SwitchingPlain.DisposeAsync();
         await Registration.DisposeAsync();
         ProxyCa.Dispose();
         RemoteCa.Dispose();

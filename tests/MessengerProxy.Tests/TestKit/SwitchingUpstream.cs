@@ -1,94 +1,126 @@
+using System.Collections.Concurrent;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 
 namespace MessengerProxy.Tests.TestKit;
 
 /// <summary>
-/// A broken homeserver on a raw socket: it answers every request with <c>101 Switching Protocols</c> and then
-/// echoes whatever arrives, recording it, as an upgraded pipe would.
+/// A remote that answers every request with <c>101 Switching Protocols</c>, whatever it asked for, and then
+/// sends bytes of another protocol — what a proxy must never relay. Kestrel cannot stand in here: it only
+/// sends 101 to requests that asked for an upgrade. Records each request head, and whether any byte
+/// arrived after it (a proxy that had turned the connection into a pipe would pass the client's on).
 /// </summary>
 public sealed class SwitchingUpstream : IAsyncDisposable
 {
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _accepting;
-    private readonly List<Task> _connections = [];
-    private int _requests;
+    /// <summary>What the remote sends right after its 101.</summary>
+    public const string AfterSwitch = "UNCHECKED-PROTOCOL-BYTES";
 
-    public SwitchingUpstream()
+    private readonly TcpListener _listener;
+    private readonly X509Certificate2? _certificate;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly ConcurrentQueue<string> _heads = new();
+    private readonly ConcurrentBag<Task> _connections = [];
+    private readonly Task _accepting;
+    private int _bytesAfterHeads;
+
+    private SwitchingUpstream(X509Certificate2? certificate)
     {
+        _certificate = certificate;
+        _listener = new TcpListener(IPAddress.Loopback, 0);
         _listener.Start();
         _accepting = AcceptAsync();
     }
 
-    public string Url => $"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}";
+    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
-    public int Requests => Volatile.Read(ref _requests);
+    /// <summary>Request heads received, as text.</summary>
+    public IReadOnlyCollection<string> Heads => _heads;
+
+    /// <summary>Bytes received after a request head (nothing should follow a request without a body).</summary>
+    public int BytesAfterHeads => Volatile.Read(ref _bytesAfterHeads);
+
+    /// <param name="certificate">Serve TLS with this certificate instead of plain TCP.</param>
+    public static SwitchingUpstream Start(X509Certificate2? certificate = null) => new(certificate);
+
+    public IReadOnlyList<string> WithTestId(string testId) =>
+        _heads.Where(h => h.Contains($"{RecordingUpstream.TestIdHeader}: {testId}\r\n", StringComparison.OrdinalIgnoreCase)).ToList();
 
     public async ValueTask DisposeAsync()
     {
-        await _stop.CancelAsync();
+        await _stopping.CancelAsync();
         _listener.Stop();
-        await Task.WhenAll([_accepting, .. _connections]).ContinueWith(_ => { });
-        _stop.Dispose();
+        await _accepting.ContinueWith(_ => { }, TaskScheduler.Default);
+        await Task.WhenAll(_connections).ContinueWith(_ => { }, TaskScheduler.Default);
+        _stopping.Dispose();
     }
 
     private async Task AcceptAsync()
     {
-        while (!_stop.IsCancellationRequested)
+        while (!_stopping.IsCancellationRequested)
         {
             TcpClient client;
             try
             {
-                client = await _listener.AcceptTcpClientAsync(_stop.Token);
+                client = await _listener.AcceptTcpClientAsync(_stopping.Token);
             }
-            catch (Exception) when (_stop.IsCancellationRequested)
+            catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
             {
                 return;
             }
 
-            lock (_connections)
-            {
-                _connections.Add(ServeAsync(client));
-            }
+            _connections.Add(ServeAsync(client));
         }
     }
 
     private async Task ServeAsync(TcpClient client)
     {
-        using (client)
+        using var _ = client;
+        try
         {
-            try
+            Stream stream = client.GetStream();
+            if (_certificate is not null)
             {
-                var stream = client.GetStream();
-                var buffer = new byte[16 * 1024];
-                var head = new StringBuilder();
-                while (!head.ToString().Contains("\r\n\r\n", StringComparison.Ordinal))
+                var tls = new SslStream(stream, leaveInnerStreamOpen: false);
+                await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
                 {
-                    var read = await stream.ReadAsync(buffer, _stop.Token);
-                    if (read == 0)
+                    ServerCertificate = _certificate,
+                    ApplicationProtocols = [SslApplicationProtocol.Http11],
+                }, _stopping.Token);
+                stream = tls;
+            }
+
+            await using (stream)
+            {
+                var head = new StringBuilder();
+                var one = new byte[1];
+                while (!head.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal) && head.Length < 64 * 1024)
+                {
+                    if (await stream.ReadAsync(one, _stopping.Token) == 0)
                     {
                         return;
                     }
 
-                    head.Append(Encoding.Latin1.GetString(buffer, 0, read));
+                    head.Append((char)one[0]);
                 }
 
-                Interlocked.Increment(ref _requests);
-                await stream.WriteAsync("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nPIPE-OPEN"u8.ToArray(), _stop.Token);
-                int n;
-                while ((n = await stream.ReadAsync(buffer, _stop.Token)) > 0)
+                _heads.Enqueue(head.ToString());
+                await stream.WriteAsync(Encoding.ASCII.GetBytes($"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n{AfterSwitch}"), _stopping.Token);
+                await stream.FlushAsync(_stopping.Token);
+
+                var buffer = new byte[4096];
+                int read;
+                while ((read = await stream.ReadAsync(buffer, _stopping.Token)) > 0)
                 {
-                    await stream.WriteAsync(buffer.AsMemory(0, n), _stop.Token);
+                    Interlocked.Add(ref _bytesAfterHeads, read);
                 }
             }
-            catch (Exception) when (_stop.IsCancellationRequested)
-            {
-            }
-            catch (IOException)
-            {
-            }
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or SocketException or ObjectDisposedException or System.Security.Authentication.AuthenticationException)
+        {
+            // The proxy closed its side, or the test ended.
         }
     }
 }
