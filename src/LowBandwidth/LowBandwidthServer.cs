@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using MessengerProxy.Hosting.Configuration;
 using MessengerProxy.Inbound.Forwarding;
 using MessengerProxy.LowBandwidth.Configuration;
+using MessengerProxy.LowBandwidth.Diagnostics;
 using MessengerProxy.LowBandwidth.Server;
 using MessengerProxy.LowBandwidth.Transport;
 using Microsoft.Extensions.Hosting;
@@ -22,13 +23,15 @@ internal sealed class LowBandwidthServer : IHostedService, IVersionsAdvertisemen
     private readonly IOptions<LowBandwidthOptions> _optionsAccessor;
     private readonly TimeProvider _time;
     private readonly ILoggerFactory _loggers;
+    private readonly LowBandwidthMetrics _metrics;
     private PlainCoapTransport? _plain;
     private DtlsCoapTransport? _dtls;
     private AssociationTable<IPEndPoint>? _plainAssociations;
     private ITimer? _sweeper;
 
-    public LowBandwidthServer(IOptions<LowBandwidthOptions> options, CoapEndpoint endpoint, TimeProvider time, ILoggerFactory loggers)
+    public LowBandwidthServer(IOptions<LowBandwidthOptions> options, CoapEndpoint endpoint, TimeProvider time, LowBandwidthMetrics metrics, ILoggerFactory loggers)
     {
+        _metrics = metrics;
         _optionsAccessor = options;
         _options = options.Value;
         _endpoint = endpoint;
@@ -78,7 +81,7 @@ internal sealed class LowBandwidthServer : IHostedService, IVersionsAdvertisemen
         if (!string.IsNullOrEmpty(_options.CertificatePath))
         {
             var address = ListenerAddresses.Parse(_options.BindAddress) ?? IPAddress.IPv6Any;
-            _dtls = new DtlsCoapTransport(new IPEndPoint(address, _options.Port), _optionsAccessor, _endpoint, _time, _loggers.CreateLogger<DtlsCoapTransport>());
+            _dtls = new DtlsCoapTransport(new IPEndPoint(address, _options.Port), _optionsAccessor, _endpoint, _time, _metrics, _loggers.CreateLogger<DtlsCoapTransport>());
             DtlsEndPoint = _dtls.LocalEndPoint;
             _dtls.Start();
         }

@@ -62,6 +62,12 @@ public sealed class LowBandwidthOptions
 
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>Most DTLS handshakes in progress from one /24 (IPv4) or /64 (IPv6); carrier-grade NAT puts many phones behind few addresses.</summary>
+    public int MaxHandshakesPerSourceNetwork { get; set; } = 16;
+
+    /// <summary>A handshake whose peer has sent nothing after its ClientHello (with cookie) is ended after this long, instead of holding its slot for <see cref="HandshakeTimeout"/>.</summary>
+    public TimeSpan HandshakeStallTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Requests one association may have in progress at once (RFC 7252's NSTART is 1); more get 5.03.</summary>
     public int MaxRequestsInFlight { get; set; } = 8;
 
