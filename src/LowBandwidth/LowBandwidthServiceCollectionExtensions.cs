@@ -21,6 +21,7 @@ public static class LowBandwidthServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LowBandwidthOptions>, LowBandwidthOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<LowBandwidthMetrics>();
+        services.AddSingleton<BodyBudget>();
         services.AddSingleton<InboundBridge>();
         services.AddSingleton<CoapRequestHandler>();
         services.AddSingleton<SyncObserver>();

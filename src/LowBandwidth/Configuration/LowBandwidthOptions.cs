@@ -77,6 +77,15 @@ public sealed class LowBandwidthOptions
     /// <summary>Largest homeserver answer relayed (a first /sync can be large; it is sent blockwise).</summary>
     public int MaxResponseBodyBytes { get; set; } = 16 * 1024 * 1024;
 
+    /// <summary>
+    /// Memory for request bodies being assembled from Block1 blocks and answers kept for their Block2 blocks, across
+    /// all associations; the least recently used are dropped for newer ones, a body larger than all of it gets 5.03.
+    /// </summary>
+    public int MaxBufferedBodyBytes { get; set; } = 64 * 1024 * 1024;
+
+    /// <summary>An unfinished Block1 upload with no new block for this long is dropped; its later blocks get 4.08.</summary>
+    public TimeSpan UploadIdleTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
     /// <summary>Deepest CBOR/JSON nesting converted.</summary>
     public int MaxCborDepth { get; set; } = 64;
 

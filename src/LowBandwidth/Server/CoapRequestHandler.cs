@@ -128,13 +128,7 @@ internal sealed class CoapRequestHandler
             }
 
             var uploadKey = Convert.ToHexString(request.Token.Span) + " " + bodyKey;
-            var upload = association.Upload(uploadKey, block.Number, request.Payload.Span, block.Size);
-            if (upload is null)
-            {
-                return Error(HttpCoapCodes.Code(4, 8), "M_UNKNOWN", "Block1 blocks out of order; start again from block 0", association);
-            }
-
-            if (upload.Length > _options.MaxRequestBodyBytes)
+            if (block.Offset + request.Payload.Length > _options.MaxRequestBodyBytes)
             {
                 association.EndUpload(uploadKey);
                 var tooLarge = Error(HttpCoapCodes.Code(4, 13), "M_TOO_LARGE", $"Request body is larger than {_options.MaxRequestBodyBytes} bytes", association);
@@ -142,15 +136,26 @@ internal sealed class CoapRequestHandler
                 return tooLarge;
             }
 
-            if (block.More)
+            var step = association.Upload(uploadKey, block.Number, request.Payload.Span, block.Size);
+            if (step == UploadStep.Appended && block.More)
             {
                 var next = new CoapResponse(HttpCoapCodes.Code(2, 31));
                 next.Options.Add(block.ToOption(CoapOptionNumbers.Block1));
                 return next;
             }
 
-            association.EndUpload(uploadKey);
-            payload = upload.ToArray();
+            var assembled = step == UploadStep.Appended ? association.TakeUpload(uploadKey) : null;
+            if (assembled is null)
+            {
+                return step switch
+                {
+                    UploadStep.NoRoom => NoRoom(association),
+                    UploadStep.OutOfOrder => Error(HttpCoapCodes.Code(4, 8), "M_UNKNOWN", "Block1 blocks out of order; start again from block 0", association),
+                    _ => Error(HttpCoapCodes.Code(4, 8), "M_UNKNOWN", $"The upload was dropped (no block for {_options.UploadIdleTimeout.TotalSeconds:0} s, or the memory was needed); start again from block 0", association),
+                };
+            }
+
+            payload = assembled;
             block1 = block;
         }
         else if (payload.Length > _options.MaxRequestBodyBytes)
@@ -208,7 +213,11 @@ internal sealed class CoapRequestHandler
         }
 
         var whole = new CachedBody(response.Code, ContentFormatOf(response), response.Payload.ToArray(), _time.GetUtcNow() + s_bodyLifetime);
-        association.CacheBody(bodyKey, whole, _time.GetUtcNow());
+        if (!association.CacheBody(bodyKey, whole, _time.GetUtcNow()))
+        {
+            return NoRoom(association);
+        }
+
         return Slice(whole, new CoapBlock(block2?.Number ?? 0, false, exponent), association);
     }
 
@@ -376,6 +385,10 @@ internal sealed class CoapRequestHandler
         response.Options.Add(CoapOption.FromUInt(CoapOptionNumbers.MaxAge, 1));
         return response;
     }
+
+    /// <summary>The answer when a body needs more memory than the whole <see cref="BodyBudget"/> (<see cref="LowBandwidthOptions.MaxBufferedBodyBytes"/>).</summary>
+    private CoapResponse NoRoom(CoapAssociation association) =>
+        Error(HttpCoapCodes.Code(5, 3), "M_LIMIT_EXCEEDED", $"The body is larger than the {_options.MaxBufferedBodyBytes} bytes the front door can hold for blockwise transfer", association);
 
     /// <summary>An answer of the front door itself, in the Matrix error format, as CBOR.</summary>
     private CoapResponse Error(byte code, string errcode, string message, CoapAssociation association)

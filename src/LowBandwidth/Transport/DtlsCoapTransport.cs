@@ -274,7 +274,7 @@ internal sealed class DtlsCoapTransport : IAsyncDisposable
             _handshakes.Complete(session);
         }
 
-        var association = new CoapAssociation(peer, session, _time.GetUtcNow());
+        var association = _endpoint.CreateAssociation(peer, session);
         session.Established(dtls, association, server.ClientRandom);
         if (!_associations.TryAdd(session, association))
         {
