@@ -332,9 +332,9 @@ public sealed class DtlsTransportTests
                         flooders.Add(udp);
                     }
 
-                    await Task.Delay(50, CancellationToken.None);
+                    await Task.Delay(50, TestContext.Current.CancellationToken);
                 }
-            });
+            }, TestContext.Current.CancellationToken);
 
             using var client = await DtlsTestClient.ConnectAsync(server, Org.BouncyCastle.Tls.CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, offerConnectionId: false)
                 .WaitAsync(s_wait, TestContext.Current.CancellationToken);

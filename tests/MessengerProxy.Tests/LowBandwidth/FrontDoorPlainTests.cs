@@ -264,7 +264,8 @@ public sealed class FrontDoorPlainTests(FrontDoorPlainTests.Fixture fixture) : I
 
         Assert.Equal("4.00", CoapMessage.FormatCode(answer.Code));
         Assert.Equal("M_UNKNOWN", Json(answer.Payload).GetProperty("errcode").GetString());
-        Assert.Equal(forwarded, fixture.Upstream.Requests.Count);
+        // (Observations of earlier tests may still be polling /sync meanwhile.)
+        Assert.DoesNotContain(fixture.Upstream.Requests.Skip(forwarded), r => !r.RawTarget.StartsWith("/_matrix/client/v3/sync", StringComparison.Ordinal));
         var after = await fixture.MetricsAsync();
         Assert.Equal(Sum(before, "messengerproxy_inbound_upstream_errors_total"), Sum(after, "messengerproxy_inbound_upstream_errors_total"));
         const string UpstreamError = "messengerproxy_inbound_requests_total{family=\"client\",outcome=\"upstream_error\"";
