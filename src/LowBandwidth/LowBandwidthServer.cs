@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using MessengerProxy.Hosting.Configuration;
 using MessengerProxy.Inbound.Forwarding;
 using MessengerProxy.LowBandwidth.Configuration;
+using MessengerProxy.LowBandwidth.Diagnostics;
 using MessengerProxy.LowBandwidth.Server;
 using MessengerProxy.LowBandwidth.Transport;
 using Microsoft.Extensions.Hosting;
@@ -12,7 +13,7 @@ using Microsoft.Extensions.Options;
 namespace MessengerProxy.LowBandwidth;
 
 /// <summary>
-/// Runs the front door's listeners (DTLS, and plain CoAP where configured), forgets idle associations, and
+/// Runs the front door's listeners (DTLS, and plain CoAP where configured), forgets idle associations and uploads, and
 /// announces the DTLS port in <c>/_matrix/client/versions</c>.
 /// </summary>
 internal sealed class LowBandwidthServer : IHostedService, IVersionsAdvertisement, IAsyncDisposable
@@ -22,13 +23,17 @@ internal sealed class LowBandwidthServer : IHostedService, IVersionsAdvertisemen
     private readonly IOptions<LowBandwidthOptions> _optionsAccessor;
     private readonly TimeProvider _time;
     private readonly ILoggerFactory _loggers;
+    private readonly LowBandwidthMetrics _metrics;
+    private readonly BodyBudget _budget;
     private PlainCoapTransport? _plain;
     private DtlsCoapTransport? _dtls;
     private AssociationTable<IPEndPoint>? _plainAssociations;
     private ITimer? _sweeper;
 
-    public LowBandwidthServer(IOptions<LowBandwidthOptions> options, CoapEndpoint endpoint, TimeProvider time, ILoggerFactory loggers)
+    public LowBandwidthServer(IOptions<LowBandwidthOptions> options, CoapEndpoint endpoint, TimeProvider time, LowBandwidthMetrics metrics, BodyBudget budget, ILoggerFactory loggers)
     {
+        _metrics = metrics;
+        _budget = budget;
         _optionsAccessor = options;
         _options = options.Value;
         _endpoint = endpoint;
@@ -78,12 +83,13 @@ internal sealed class LowBandwidthServer : IHostedService, IVersionsAdvertisemen
         if (!string.IsNullOrEmpty(_options.CertificatePath))
         {
             var address = ListenerAddresses.Parse(_options.BindAddress) ?? IPAddress.IPv6Any;
-            _dtls = new DtlsCoapTransport(new IPEndPoint(address, _options.Port), _optionsAccessor, _endpoint, _time, _loggers.CreateLogger<DtlsCoapTransport>());
+            _dtls = new DtlsCoapTransport(new IPEndPoint(address, _options.Port), _optionsAccessor, _endpoint, _time, _metrics, _loggers.CreateLogger<DtlsCoapTransport>());
             DtlsEndPoint = _dtls.LocalEndPoint;
             _dtls.Start();
         }
 
-        var sweepEvery = TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(1).Ticks, _options.IdleTimeout.Ticks / 4));
+        // Idle uploads are dropped a quarter of their timeout late at most, whether or not their clients come back.
+        var sweepEvery = TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(1).Ticks, Math.Min(_options.IdleTimeout.Ticks, _options.UploadIdleTimeout.Ticks) / 4));
         _sweeper = _time.CreateTimer(_ => Sweep(), null, sweepEvery, sweepEvery);
         return Task.CompletedTask;
     }
@@ -114,6 +120,7 @@ internal sealed class LowBandwidthServer : IHostedService, IVersionsAdvertisemen
     {
         _plainAssociations?.Sweep();
         _dtls?.Sweep();
+        _budget.Sweep();
     }
 
     public async ValueTask DisposeAsync() => await StopAsync(CancellationToken.None);

@@ -1,6 +1,7 @@
 using MessengerProxy.Inbound.Forwarding;
 using MessengerProxy.LowBandwidth.Bridge;
 using MessengerProxy.LowBandwidth.Configuration;
+using MessengerProxy.LowBandwidth.Diagnostics;
 using MessengerProxy.LowBandwidth.Server;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
@@ -19,6 +20,8 @@ public static class LowBandwidthServiceCollectionExtensions
         services.AddOptions<LowBandwidthOptions>().Bind(configuration.GetSection(LowBandwidthOptions.SectionName)).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LowBandwidthOptions>, LowBandwidthOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<LowBandwidthMetrics>();
+        services.AddSingleton<BodyBudget>();
         services.AddSingleton<InboundBridge>();
         services.AddSingleton<CoapRequestHandler>();
         services.AddSingleton<SyncObserver>();

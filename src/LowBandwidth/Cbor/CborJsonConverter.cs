@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace MessengerProxy.LowBandwidth.Cbor;
 
@@ -25,6 +26,9 @@ public sealed class CborJsonConverter
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
         SkipValidation = true,
     };
+
+    // 2^53 - 1: the largest integer every JSON parser holds exactly, and the limit of Matrix's canonical JSON.
+    private const ulong MaxSafeInteger = 9_007_199_254_740_991;
 
     private readonly CborKeyTable _keys;
     private readonly int _maxDepth;
@@ -236,7 +240,7 @@ public sealed class CborJsonConverter
                 break;
 
             case CborReaderState.TextString or CborReaderState.StartIndefiniteLengthTextString:
-                writer.WriteStringValue(reader.ReadTextString());
+                writer.WriteStringValue(ReadText(reader));
                 break;
 
             case CborReaderState.ByteString or CborReaderState.StartIndefiniteLengthByteString:
@@ -245,14 +249,21 @@ public sealed class CborJsonConverter
                 break;
 
             case CborReaderState.UnsignedInteger:
-                writer.WriteNumberValue(reader.ReadUInt64());
+                var positive = reader.ReadUInt64();
+                if (positive > MaxSafeInteger)
+                {
+                    throw OutsideSafeRange();
+                }
+
+                writer.WriteNumberValue(positive);
                 break;
 
             case CborReaderState.NegativeInteger:
+                // The value is -1 - n: -(2^53 - 1) at n = 2^53 - 2.
                 var negative = reader.ReadCborNegativeIntegerRepresentation();
-                if (negative > long.MaxValue)
+                if (negative >= MaxSafeInteger)
                 {
-                    throw new CborConversionException("A CBOR integer is too small for JSON");
+                    throw OutsideSafeRange();
                 }
 
                 writer.WriteNumberValue(-1 - (long)negative);
@@ -272,14 +283,11 @@ public sealed class CborJsonConverter
                 break;
 
             case CborReaderState.SimpleValue:
+                // Undefined included: JSON has no such value, and null would say something the client did not.
                 var simple = reader.ReadSimpleValue();
-                if (simple != CborSimpleValue.Undefined)
-                {
-                    throw new CborConversionException($"CBOR simple value {(byte)simple} has no JSON form");
-                }
-
-                writer.WriteNullValue();
-                break;
+                throw new CborConversionException(simple == CborSimpleValue.Undefined
+                    ? "CBOR undefined has no JSON form"
+                    : $"CBOR simple value {(byte)simple} has no JSON form");
 
             default:
                 throw new CborConversionException($"Unexpected CBOR item ({state})");
@@ -396,7 +404,7 @@ public sealed class CborJsonConverter
         {
             case CborReaderState.TextString or CborReaderState.StartIndefiniteLengthTextString:
                 fromInteger = false;
-                return reader.ReadTextString();
+                return ReadText(reader);
             case CborReaderState.UnsignedInteger:
                 fromInteger = true;
                 var key = reader.ReadUInt64();
@@ -416,8 +424,14 @@ public sealed class CborJsonConverter
             throw new CborConversionException("A CBOR float is NaN or infinite, which JSON cannot hold");
         }
 
+        // Every double beyond 2^53 is a whole number, and lb's encoder writes integers as floats: the same limit.
+        if (Math.Abs(value) > MaxSafeInteger)
+        {
+            throw OutsideSafeRange();
+        }
+
         // Integral floats (lb's encoder writes every number as a float) become JSON integers.
-        if (Math.Abs(value) <= 9007199254740991d && value == Math.Floor(value))
+        if (value == Math.Floor(value))
         {
             writer.WriteNumberValue((long)value);
         }
@@ -426,6 +440,35 @@ public sealed class CborJsonConverter
             writer.WriteNumberValue(value);
         }
     }
+
+    /// <summary>
+    /// A text string, refused unless it is valid UTF-8 (RFC 8949 §3.1; each chunk of an indefinite-length
+    /// string on its own, §3.2.3). The reader's lax mode would turn bad bytes into U+FFFD and forward a body
+    /// that says something other than what the client sent.
+    /// </summary>
+    private static string ReadText(CborReader reader)
+    {
+        if (reader.PeekState() == CborReaderState.TextString)
+        {
+            return DecodeText(reader.ReadDefiniteLengthTextStringBytes().Span);
+        }
+
+        reader.ReadStartIndefiniteLengthTextString();
+        var text = new StringBuilder();
+        while (reader.PeekState() != CborReaderState.EndIndefiniteLengthTextString)
+        {
+            text.Append(DecodeText(reader.ReadDefiniteLengthTextStringBytes().Span));
+        }
+
+        reader.ReadEndIndefiniteLengthTextString();
+        return text.ToString();
+    }
+
+    private static string DecodeText(ReadOnlySpan<byte> utf8) =>
+        Utf8.IsValid(utf8) ? Encoding.UTF8.GetString(utf8) : throw new CborConversionException("A CBOR text string is not valid UTF-8");
+
+    private static CborConversionException OutsideSafeRange() =>
+        new($"A CBOR number is outside ±{MaxSafeInteger}, the integers JSON carries exactly (RFC 8259 §6)");
 
     private static string Truncate(string value) => value.Length <= 64 ? value : value[..64] + "…";
 

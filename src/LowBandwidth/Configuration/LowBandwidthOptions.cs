@@ -62,6 +62,12 @@ public sealed class LowBandwidthOptions
 
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>Most DTLS handshakes in progress from one /24 (IPv4) or /64 (IPv6); carrier-grade NAT puts many phones behind few addresses.</summary>
+    public int MaxHandshakesPerSourceNetwork { get; set; } = 16;
+
+    /// <summary>A handshake whose peer has sent nothing after its ClientHello (with cookie) is ended after this long, instead of holding its slot for <see cref="HandshakeTimeout"/>.</summary>
+    public TimeSpan HandshakeStallTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Requests one association may have in progress at once (RFC 7252's NSTART is 1); more get 5.03.</summary>
     public int MaxRequestsInFlight { get; set; } = 8;
 
@@ -70,6 +76,15 @@ public sealed class LowBandwidthOptions
 
     /// <summary>Largest homeserver answer relayed (a first /sync can be large; it is sent blockwise).</summary>
     public int MaxResponseBodyBytes { get; set; } = 16 * 1024 * 1024;
+
+    /// <summary>
+    /// Memory for request bodies being assembled from Block1 blocks and answers kept for their Block2 blocks, across
+    /// all associations; the least recently used are dropped for newer ones, a body larger than all of it gets 5.03.
+    /// </summary>
+    public int MaxBufferedBodyBytes { get; set; } = 64 * 1024 * 1024;
+
+    /// <summary>An unfinished Block1 upload with no new block for this long is dropped; its later blocks get 4.08.</summary>
+    public TimeSpan UploadIdleTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>Deepest CBOR/JSON nesting converted.</summary>
     public int MaxCborDepth { get; set; } = 64;

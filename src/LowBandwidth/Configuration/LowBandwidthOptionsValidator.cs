@@ -46,7 +46,7 @@ internal sealed class LowBandwidthOptionsValidator : IValidateOptions<LowBandwid
             errors.Add($"{S}:AdvertisedBaseUrl {why} (got '{options.AdvertisedBaseUrl}')");
         }
 
-        foreach (var (key, value) in new[] { ("AckDelay", options.AckDelay), ("AckTimeout", options.AckTimeout), ("IdleTimeout", options.IdleTimeout), ("HandshakeTimeout", options.HandshakeTimeout) })
+        foreach (var (key, value) in new[] { ("AckDelay", options.AckDelay), ("AckTimeout", options.AckTimeout), ("IdleTimeout", options.IdleTimeout), ("HandshakeTimeout", options.HandshakeTimeout), ("HandshakeStallTimeout", options.HandshakeStallTimeout), ("UploadIdleTimeout", options.UploadIdleTimeout) })
         {
             if (value <= TimeSpan.Zero)
             {
@@ -56,8 +56,8 @@ internal sealed class LowBandwidthOptionsValidator : IValidateOptions<LowBandwid
 
         foreach (var (key, value) in new[]
                  {
-                     ("MaxRetransmit", options.MaxRetransmit), ("MaxRequestsInFlight", options.MaxRequestsInFlight), ("MaxAssociations", options.MaxAssociations), ("MaxConcurrentHandshakes", options.MaxConcurrentHandshakes),
-                     ("MaxRequestBodyBytes", options.MaxRequestBodyBytes), ("MaxResponseBodyBytes", options.MaxResponseBodyBytes), ("MaxCborDepth", options.MaxCborDepth),
+                     ("MaxRetransmit", options.MaxRetransmit), ("MaxRequestsInFlight", options.MaxRequestsInFlight), ("MaxAssociations", options.MaxAssociations), ("MaxConcurrentHandshakes", options.MaxConcurrentHandshakes), ("MaxHandshakesPerSourceNetwork", options.MaxHandshakesPerSourceNetwork),
+                     ("MaxRequestBodyBytes", options.MaxRequestBodyBytes), ("MaxResponseBodyBytes", options.MaxResponseBodyBytes), ("MaxBufferedBodyBytes", options.MaxBufferedBodyBytes), ("MaxCborDepth", options.MaxCborDepth),
                  })
         {
             if (value <= 0)

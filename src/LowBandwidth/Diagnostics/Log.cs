@@ -44,6 +44,9 @@ internal static partial class Log
     [LoggerMessage(212, LogLevel.Debug, "{Count} DTLS handshakes in progress (the limit); ignored a ClientHello from {Peer}", EventName = "HandshakeLimit")]
     public static partial void HandshakeLimit(ILogger logger, int count, string peer);
 
+    [LoggerMessage(217, LogLevel.Debug, "{Count} DTLS handshakes in progress from the network of {Peer} (the limit); ignored its ClientHello", EventName = "HandshakeNetworkLimit")]
+    public static partial void HandshakeNetworkLimit(ILogger logger, int count, string peer);
+
     [LoggerMessage(213, LogLevel.Debug, "DTLS association with {Peer} closed: {Reason}", EventName = "AssociationClosed")]
     public static partial void AssociationClosed(ILogger logger, string peer, string reason);
 

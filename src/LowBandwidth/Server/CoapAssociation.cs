@@ -26,15 +26,18 @@ internal sealed class CoapAssociation
 
     private readonly Dictionary<ushort, Exchange> _exchanges = [];
     private readonly Dictionary<ushort, TaskCompletionSource<bool>> _awaitingAck = [];
-    private readonly Dictionary<string, CachedBody> _bodies = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, MemoryStream> _uploads = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, BufferedAnswer> _bodies = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, BufferedUpload> _uploads = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ObserveRegistration> _observations = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
+    private readonly BodyBudget _budget;
     private int _nextMessageId = RandomNumberGenerator.GetInt32(ushort.MaxValue + 1);
     private int _requestsInFlight;
 
-    public CoapAssociation(IPEndPoint peer, IDatagramSink sink, DateTimeOffset now)
+    /// <param name="budget">Holds the memory of this association's uploads and kept answers, shared with every other association.</param>
+    public CoapAssociation(IPEndPoint peer, IDatagramSink sink, DateTimeOffset now, BodyBudget budget)
     {
+        _budget = budget;
         Peer = peer;
         Sink = sink;
         LastActivity = now;
@@ -147,56 +150,102 @@ internal sealed class CoapAssociation
         return false;
     }
 
-    public void CacheBody(string key, CachedBody body, DateTimeOffset now)
+    /// <summary>Keeps a whole answer for its later blocks; false when it would not fit in the whole <see cref="BodyBudget"/>.</summary>
+    public bool CacheBody(string key, CachedBody body, DateTimeOffset now)
     {
+        if (_budget.Keep(body) is not { } kept)
+        {
+            return false;
+        }
+
         lock (_gate)
         {
-            foreach (var stale in _bodies.Where(b => b.Value.Expires <= now).Select(b => b.Key).ToList())
+            foreach (var (staleKey, stale) in _bodies.Where(b => !_budget.IsLive(b.Value, now)).ToList())
             {
-                _bodies.Remove(stale);
+                _bodies.Remove(staleKey);
+                _budget.Release(stale);
             }
 
-            if (_bodies.Count >= MaxCachedBodies && !_bodies.ContainsKey(key))
+            if (_bodies.Remove(key, out var replaced))
             {
-                _bodies.Remove(_bodies.MinBy(b => b.Value.Expires).Key);
+                _budget.Release(replaced);
+            }
+            else if (_bodies.Count >= MaxCachedBodies)
+            {
+                var (oldestKey, oldest) = _bodies.MinBy(b => b.Value.Expires);
+                _bodies.Remove(oldestKey);
+                _budget.Release(oldest);
             }
 
-            _bodies[key] = body;
+            _bodies[key] = kept;
         }
+
+        return true;
     }
 
     public CachedBody? FindBody(string key, DateTimeOffset now)
     {
         lock (_gate)
         {
-            return _bodies.TryGetValue(key, out var body) && body.Expires > now ? body : null;
+            if (!_bodies.TryGetValue(key, out var kept))
+            {
+                return null;
+            }
+
+            // Gone when it expired or the budget needed its memory for newer bodies.
+            var body = _budget.Read(kept, now);
+            if (body is null)
+            {
+                _bodies.Remove(key);
+            }
+
+            return body;
         }
     }
 
-    /// <summary>Appends a Block1 block; null when it is out of order (the client must start again).</summary>
-    public MemoryStream? Upload(string key, uint number, ReadOnlySpan<byte> block, int blockSize)
+    /// <summary>Appends a Block1 block (block 0 starts the upload afresh); anything but <see cref="UploadStep.Appended"/> ends the upload.</summary>
+    public UploadStep Upload(string key, uint number, ReadOnlySpan<byte> block, int blockSize)
     {
         lock (_gate)
         {
             if (number == 0)
             {
                 // A client uploads one body at a time; a few more in parallel is generous, more is an attack on memory.
-                if (!_uploads.ContainsKey(key) && _uploads.Count >= MaxUploads)
+                if (_uploads.Remove(key, out var restarted))
                 {
-                    _uploads.Remove(_uploads.Keys.First());
+                    _budget.Release(restarted);
+                }
+                else if (_uploads.Count >= MaxUploads)
+                {
+                    var (firstKey, first) = _uploads.First();
+                    _uploads.Remove(firstKey);
+                    _budget.Release(first);
                 }
 
-                _uploads[key] = new MemoryStream();
+                _uploads[key] = _budget.StartUpload();
             }
 
-            if (!_uploads.TryGetValue(key, out var upload) || upload.Length != (long)number * blockSize)
+            if (!_uploads.TryGetValue(key, out var upload))
+            {
+                return UploadStep.OutOfOrder;
+            }
+
+            var step = _budget.Append(upload, (long)number * blockSize, block);
+            if (step != UploadStep.Appended)
             {
                 _uploads.Remove(key);
-                return null;
             }
 
-            upload.Write(block);
-            return upload;
+            return step;
+        }
+    }
+
+    /// <summary>The assembled body of a finished upload, which ends it; null when it was dropped meanwhile.</summary>
+    public byte[]? TakeUpload(string key)
+    {
+        lock (_gate)
+        {
+            return _uploads.Remove(key, out var upload) ? _budget.Take(upload) : null;
         }
     }
 
@@ -204,7 +253,10 @@ internal sealed class CoapAssociation
     {
         lock (_gate)
         {
-            _uploads.Remove(key);
+            if (_uploads.Remove(key, out var upload))
+            {
+                _budget.Release(upload);
+            }
         }
     }
 
@@ -267,6 +319,16 @@ internal sealed class CoapAssociation
             }
 
             _awaitingAck.Clear();
+            foreach (var body in _bodies.Values)
+            {
+                _budget.Release(body);
+            }
+
+            foreach (var upload in _uploads.Values)
+            {
+                _budget.Release(upload);
+            }
+
             _bodies.Clear();
             _uploads.Clear();
         }

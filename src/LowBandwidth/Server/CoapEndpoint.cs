@@ -1,3 +1,4 @@
+using System.Net;
 using System.Security.Cryptography;
 using MessengerProxy.LowBandwidth.Coap;
 using MessengerProxy.LowBandwidth.Configuration;
@@ -22,16 +23,21 @@ internal sealed class CoapEndpoint
     private readonly SyncObserver _observer;
     private readonly LowBandwidthOptions _options;
     private readonly TimeProvider _time;
+    private readonly BodyBudget _budget;
     private readonly ILogger _logger;
 
-    public CoapEndpoint(CoapRequestHandler handler, SyncObserver observer, IOptions<LowBandwidthOptions> options, TimeProvider time, ILogger<CoapEndpoint> logger)
+    public CoapEndpoint(CoapRequestHandler handler, SyncObserver observer, IOptions<LowBandwidthOptions> options, TimeProvider time, BodyBudget budget, ILogger<CoapEndpoint> logger)
     {
         _handler = handler;
+        _budget = budget;
         _observer = observer;
         _options = options.Value;
         _time = time;
         _logger = logger;
     }
+
+    /// <summary>A new association of a transport, its bodies held under the budget shared by all.</summary>
+    public CoapAssociation CreateAssociation(IPEndPoint peer, IDatagramSink sink) => new(peer, sink, _time.GetUtcNow(), _budget);
 
     /// <summary>Handles one datagram of an association; never throws.</summary>
     public async Task ProcessAsync(CoapAssociation association, ReadOnlyMemory<byte> datagram, CancellationToken cancellationToken)

@@ -36,11 +36,13 @@ internal sealed class CoapRequestHandler
     private readonly LowBandwidthOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly LowBandwidthMetrics _metrics;
     private readonly int _blockExponent;
 
-    public CoapRequestHandler(InboundBridge bridge, IOptions<LowBandwidthOptions> options, TimeProvider time, ILogger<CoapRequestHandler> logger)
+    public CoapRequestHandler(InboundBridge bridge, IOptions<LowBandwidthOptions> options, TimeProvider time, LowBandwidthMetrics metrics, ILogger<CoapRequestHandler> logger)
     {
         _bridge = bridge;
+        _metrics = metrics;
         _options = options.Value;
         _cbor = new CborJsonConverter(CborKeyTable.V1, _options.MaxCborDepth);
         _paths = CoapPathTable.V1;
@@ -73,10 +75,20 @@ internal sealed class CoapRequestHandler
             return Error(HttpCoapCodes.Code(4, 5), "M_UNRECOGNIZED", $"Method code {CoapMessage.FormatCode(request.Code)} is not supported", association);
         }
 
+        // Refused before anything sticks to the association or an HTTP request exists (which would fail upstream).
+        if (!TryGetSegments(request, out var segments) || !TryGetQuery(request, out var query))
+        {
+            return Error(HttpCoapCodes.Code(4, 0), "M_UNKNOWN", "Uri-Path and Uri-Query options must be UTF-8", association);
+        }
+
         if (request.Find(CoapOptionNumbers.AccessToken) is { } token)
         {
-            var value = Encoding.UTF8.GetString(token.Value.Span);
-            association.AccessToken = value.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? value[7..] : value;
+            if (!CoapOptionText.TryGetAccessToken(token.Value.Span, out var accessToken))
+            {
+                return Error(HttpCoapCodes.Code(4, 0), "M_UNKNOWN", "The access token (option 256) must be visible ASCII characters, without spaces", association);
+            }
+
+            association.AccessToken = accessToken;
         }
 
         if (request.Find(CoapOptionNumbers.CborVersion) is { } version)
@@ -84,7 +96,6 @@ internal sealed class CoapRequestHandler
             association.CborVersion = (int)Math.Min(version.UIntValue, (uint)_cbor.Keys.Version);
         }
 
-        var segments = request.All(CoapOptionNumbers.UriPath).Select(o => Encoding.UTF8.GetString(o.Value.Span)).ToList();
         var pathError = _paths.TryExpand(segments, out var path);
         if (pathError != CoapPathError.None)
         {
@@ -96,7 +107,7 @@ internal sealed class CoapRequestHandler
             }, association);
         }
 
-        var target = path + Query(request);
+        var target = path + query;
         bodyKey ??= BodyKey(method, target);
 
         // Later blocks of a response that was too large for one message come from the cache, not the homeserver.
@@ -117,13 +128,7 @@ internal sealed class CoapRequestHandler
             }
 
             var uploadKey = Convert.ToHexString(request.Token.Span) + " " + bodyKey;
-            var upload = association.Upload(uploadKey, block.Number, request.Payload.Span, block.Size);
-            if (upload is null)
-            {
-                return Error(HttpCoapCodes.Code(4, 8), "M_UNKNOWN", "Block1 blocks out of order; start again from block 0", association);
-            }
-
-            if (upload.Length > _options.MaxRequestBodyBytes)
+            if (block.Offset + request.Payload.Length > _options.MaxRequestBodyBytes)
             {
                 association.EndUpload(uploadKey);
                 var tooLarge = Error(HttpCoapCodes.Code(4, 13), "M_TOO_LARGE", $"Request body is larger than {_options.MaxRequestBodyBytes} bytes", association);
@@ -131,15 +136,26 @@ internal sealed class CoapRequestHandler
                 return tooLarge;
             }
 
-            if (block.More)
+            var step = association.Upload(uploadKey, block.Number, request.Payload.Span, block.Size);
+            if (step == UploadStep.Appended && block.More)
             {
                 var next = new CoapResponse(HttpCoapCodes.Code(2, 31));
                 next.Options.Add(block.ToOption(CoapOptionNumbers.Block1));
                 return next;
             }
 
-            association.EndUpload(uploadKey);
-            payload = upload.ToArray();
+            var assembled = step == UploadStep.Appended ? association.TakeUpload(uploadKey) : null;
+            if (assembled is null)
+            {
+                return step switch
+                {
+                    UploadStep.NoRoom => NoRoom(association),
+                    UploadStep.OutOfOrder => Error(HttpCoapCodes.Code(4, 8), "M_UNKNOWN", "Block1 blocks out of order; start again from block 0", association),
+                    _ => Error(HttpCoapCodes.Code(4, 8), "M_UNKNOWN", $"The upload was dropped (no block for {_options.UploadIdleTimeout.TotalSeconds:0} s, or the memory was needed); start again from block 0", association),
+                };
+            }
+
+            payload = assembled;
             block1 = block;
         }
         else if (payload.Length > _options.MaxRequestBodyBytes)
@@ -197,14 +213,18 @@ internal sealed class CoapRequestHandler
         }
 
         var whole = new CachedBody(response.Code, ContentFormatOf(response), response.Payload.ToArray(), _time.GetUtcNow() + s_bodyLifetime);
-        association.CacheBody(bodyKey, whole, _time.GetUtcNow());
+        if (!association.CacheBody(bodyKey, whole, _time.GetUtcNow()))
+        {
+            return NoRoom(association);
+        }
+
         return Slice(whole, new CoapBlock(block2?.Number ?? 0, false, exponent), association);
     }
 
     /// <summary>The Matrix path and query a request translates to, or null when its path is refused.</summary>
     public string? TargetOf(CoapMessage request) =>
-        _paths.TryExpand(request.All(CoapOptionNumbers.UriPath).Select(o => Encoding.UTF8.GetString(o.Value.Span)).ToList(), out var path) == CoapPathError.None
-            ? path + Query(request)
+        TryGetSegments(request, out var segments) && TryGetQuery(request, out var query) && _paths.TryExpand(segments, out var path) == CoapPathError.None
+            ? path + query
             : null;
 
     public static string BodyKey(string method, string target) => method + " " + target;
@@ -317,13 +337,34 @@ internal sealed class CoapRequestHandler
         return null;
     }
 
-    /// <summary>Uri-Query options, in their order, each <c>key=value</c> percent-encoded again.</summary>
-    private static string Query(CoapMessage request)
+    private static bool TryGetSegments(CoapMessage request, out List<string> segments)
     {
+        segments = [];
+        foreach (var option in request.All(CoapOptionNumbers.UriPath))
+        {
+            if (!CoapOptionText.TryGetString(option.Value.Span, out var segment))
+            {
+                return false;
+            }
+
+            segments.Add(segment);
+        }
+
+        return true;
+    }
+
+    /// <summary>Uri-Query options, in their order, each <c>key=value</c> percent-encoded again; false when one is not UTF-8.</summary>
+    private static bool TryGetQuery(CoapMessage request, out string query)
+    {
+        query = string.Empty;
         StringBuilder? builder = null;
         foreach (var option in request.All(CoapOptionNumbers.UriQuery))
         {
-            var text = Encoding.UTF8.GetString(option.Value.Span);
+            if (!CoapOptionText.TryGetString(option.Value.Span, out var text))
+            {
+                return false;
+            }
+
             var equals = text.IndexOf('=');
             builder = builder is null ? new StringBuilder("?") : builder.Append('&');
             builder.Append(Uri.EscapeDataString(equals < 0 ? text : text[..equals]));
@@ -333,7 +374,8 @@ internal sealed class CoapRequestHandler
             }
         }
 
-        return builder?.ToString() ?? string.Empty;
+        query = builder?.ToString() ?? string.Empty;
+        return true;
     }
 
     /// <summary>The answer when an association has too many requests in progress.</summary>
@@ -344,9 +386,14 @@ internal sealed class CoapRequestHandler
         return response;
     }
 
+    /// <summary>The answer when a body needs more memory than the whole <see cref="BodyBudget"/> (<see cref="LowBandwidthOptions.MaxBufferedBodyBytes"/>).</summary>
+    private CoapResponse NoRoom(CoapAssociation association) =>
+        Error(HttpCoapCodes.Code(5, 3), "M_LIMIT_EXCEEDED", $"The body is larger than the {_options.MaxBufferedBodyBytes} bytes the front door can hold for blockwise transfer", association);
+
     /// <summary>An answer of the front door itself, in the Matrix error format, as CBOR.</summary>
     private CoapResponse Error(byte code, string errcode, string message, CoapAssociation association)
     {
+        _metrics.RequestRejected(CoapMessage.FormatCode(code), errcode);
         var json = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, string> { ["errcode"] = errcode, ["error"] = message });
         var response = new CoapResponse(code) { Payload = _cbor.JsonToCbor(json, association.CborVersion >= 1 || _options.IntegerKeysByDefault) };
         response.Options.Add(CoapOption.FromUInt(CoapOptionNumbers.ContentFormat, CoapContentFormats.Cbor));

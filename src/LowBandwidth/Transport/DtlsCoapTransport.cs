@@ -42,6 +42,8 @@ internal sealed class DtlsCoapTransport : IAsyncDisposable
     private readonly BcTlsCrypto _crypto = new(new SecureRandom());
     private readonly DtlsCredentials _credentials;
     private readonly DtlsKeyLog? _keyLog;
+    private readonly LowBandwidthMetrics _metrics;
+    private readonly HandshakeAdmission<DtlsSession> _handshakes;
     private readonly ConcurrentDictionary<IPEndPoint, DtlsSession> _byAddress = new();
     private readonly ConcurrentDictionary<ulong, DtlsSession> _byConnectionId = new();
     private readonly ConcurrentDictionary<IPAddress, DateTimeOffset> _lastAlert = new();
@@ -49,14 +51,15 @@ internal sealed class DtlsCoapTransport : IAsyncDisposable
     private readonly CancellationToken _stoppingToken;
     private DtlsVerifier _verifier;
     private DateTimeOffset _verifierCreated;
-    private int _handshakes;
     private Task _loop = Task.CompletedTask;
 
-    public DtlsCoapTransport(IPEndPoint bind, IOptions<LowBandwidthOptions> options, CoapEndpoint endpoint, TimeProvider time, ILogger logger)
+    public DtlsCoapTransport(IPEndPoint bind, IOptions<LowBandwidthOptions> options, CoapEndpoint endpoint, TimeProvider time, LowBandwidthMetrics metrics, ILogger logger)
     {
         _options = options.Value;
         _endpoint = endpoint;
         _associations = new AssociationTable<DtlsSession>(options, time, session => session.Close("idle"));
+        _metrics = metrics;
+        _handshakes = new HandshakeAdmission<DtlsSession>(_options, time, metrics, GiveUp);
         _stoppingToken = _stopping.Token;
         _time = time;
         _logger = logger;
@@ -83,7 +86,7 @@ internal sealed class DtlsCoapTransport : IAsyncDisposable
     public int PeerCount => _byAddress.Count;
 
     /// <summary>DTLS handshakes in progress.</summary>
-    public int HandshakesInProgress => Volatile.Read(ref _handshakes);
+    public int HandshakesInProgress => _handshakes.Count;
 
     public void Start()
     {
@@ -161,6 +164,11 @@ internal sealed class DtlsCoapTransport : IAsyncDisposable
             // During a handshake, ClientHellos are retransmissions and go to the handshake.
             if (!(isClientHello && session.IsEstablished && !session.IsSameClientHello(datagram)))
             {
+                if (!isClientHello && !session.IsEstablished)
+                {
+                    _handshakes.Progress(session);
+                }
+
                 session.Transport.Enqueue(datagram.ToArray(), source);
                 return;
             }
@@ -188,18 +196,22 @@ internal sealed class DtlsCoapTransport : IAsyncDisposable
             return;
         }
 
-        if (Interlocked.Increment(ref _handshakes) > _options.MaxConcurrentHandshakes)
+        if (previous is null && _associations.Count + _handshakes.Count >= _options.MaxAssociations)
         {
-            Interlocked.Decrement(ref _handshakes);
-            Log.HandshakeLimit(_logger, _options.MaxConcurrentHandshakes, source.ToString());
+            _metrics.HandshakeDropped("association_limit");
+            Log.AssociationLimit(_logger, _options.MaxAssociations, source.ToString());
             return;
         }
 
-        if (previous is null && _associations.Count + Volatile.Read(ref _handshakes) > _options.MaxAssociations)
+        var session = new DtlsSession(this, new DtlsPeerTransport(_socket, source));
+        switch (_handshakes.TryAdmit(session, source.Address))
         {
-            Interlocked.Decrement(ref _handshakes);
-            Log.AssociationLimit(_logger, _options.MaxAssociations, source.ToString());
-            return;
+            case HandshakeAdmissionResult.Full:
+                Log.HandshakeLimit(_logger, _options.MaxConcurrentHandshakes, source.ToString());
+                return;
+            case HandshakeAdmissionResult.NetworkLimit:
+                Log.HandshakeNetworkLimit(_logger, _options.MaxHandshakesPerSourceNetwork, source.ToString());
+                return;
         }
 
         if (previous is not null)
@@ -208,10 +220,9 @@ internal sealed class DtlsCoapTransport : IAsyncDisposable
             _byAddress.TryRemove(new KeyValuePair<IPEndPoint, DtlsSession>(source, previous));
         }
 
-        var session = new DtlsSession(this, new DtlsPeerTransport(_socket, source));
         if (!_byAddress.TryAdd(source, session))
         {
-            Interlocked.Decrement(ref _handshakes);
+            _handshakes.Complete(session);
             return;
         }
 
@@ -253,17 +264,17 @@ internal sealed class DtlsCoapTransport : IAsyncDisposable
         catch (Exception ex)
         {
             session.Transport.StopCoalescing();
-            Log.HandshakeFailed(_logger, peer.ToString(), server.AlertReason ?? ex.Message);
+            Log.HandshakeFailed(_logger, peer.ToString(), session.CloseReason ?? server.AlertReason ?? ex.Message);
             session.Transport.Close();
             Forget(session);
             return;
         }
         finally
         {
-            Interlocked.Decrement(ref _handshakes);
+            _handshakes.Complete(session);
         }
 
-        var association = new CoapAssociation(peer, session, _time.GetUtcNow());
+        var association = _endpoint.CreateAssociation(peer, session);
         session.Established(dtls, association, server.ClientRandom);
         if (!_associations.TryAdd(session, association))
         {
@@ -334,6 +345,13 @@ internal sealed class DtlsCoapTransport : IAsyncDisposable
         _byAddress[to] = session;
     }
 
+    /// <summary>Ends a handshake the admission table gave up on; its thread sees the closed transport and finishes.</summary>
+    private void GiveUp(DtlsSession session, string reason)
+    {
+        session.Close(reason);
+        Forget(session);
+    }
+
     private void Forget(DtlsSession session)
     {
         _byAddress.TryRemove(new KeyValuePair<IPEndPoint, DtlsSession>(session.Transport.Remote, session));
@@ -391,6 +409,7 @@ internal sealed class DtlsCoapTransport : IAsyncDisposable
 
         _socket.Dispose();
         await _loop;
+        _handshakes.Dispose();
 
         // _stopping is not disposed: association threads may still be finishing and read its token.
     }

@@ -51,7 +51,7 @@ internal sealed class PlainCoapTransport : IAsyncDisposable
             var peer = (IPEndPoint)received.RemoteEndPoint;
             if (!_associations.TryGet(peer, out var association))
             {
-                association = new CoapAssociation(peer, new Sink(_socket, peer), _time.GetUtcNow());
+                association = _endpoint.CreateAssociation(peer, new Sink(_socket, peer));
                 if (!_associations.TryAdd(peer, association) && !_associations.TryGet(peer, out association))
                 {
                     Log.AssociationLimit(_logger, _associations.Count, peer.ToString());

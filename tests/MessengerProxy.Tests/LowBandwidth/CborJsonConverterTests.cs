@@ -147,11 +147,32 @@ public sealed class CborJsonConverterTests
     [InlineData("c249010000000000000000", "big or decimal number")]
     [InlineData("f0", "simple value")]
     [InlineData("5f41", "malformed")]
+    [InlineData("a1616162c328", "not valid UTF-8")] // {"a": "b\xc3("}: a lone lead byte
+    [InlineData("a162c3286161", "not valid UTF-8")] // the same in a key
+    [InlineData("a161617f6162 62c328 ff", "not valid UTF-8")] // in a chunk of an indefinite-length string
+    [InlineData("a16161 63eda080", "not valid UTF-8")] // an encoded surrogate (CESU-8)
+    [InlineData("a16161f7", "undefined")]
+    [InlineData("a16161 1b0020000000000000", "outside")] // 2^53
+    [InlineData("a16161 3b001fffffffffffff", "outside")] // -2^53
+    [InlineData("a16161 1bffffffffffffffff", "outside")] // 2^64-1
+    [InlineData("a16161 fb4340000000000000", "outside")] // 2^53 as a float (lb writes every number as one)
+    [InlineData("a16161 fb7fefffffffffffff", "outside")] // the largest double
     public void CborToJson_Malformed_RefusedWithReason(string hex, string reason)
     {
         var error = Assert.Throws<CborConversionException>(() => _converter.CborToJson(Convert.FromHexString(hex.Replace(" ", "")), out _));
 
         Assert.Contains(reason, error.Message);
+    }
+
+    [Theory]
+    [InlineData("a16161 1b001fffffffffffff", """{"a":9007199254740991}""")]
+    [InlineData("a16161 3b001ffffffffffffe", """{"a":-9007199254740991}""")]
+    [InlineData("a16161 fbc33fffffffffffff", """{"a":-9007199254740991}""")]
+    [InlineData("a16161 fb4000cccccccccccd", """{"a":2.1}""")]
+    [InlineData("a16161 67f09f9883e282ac", """{"a":"\ud83d\ude03\u20ac"}""")]
+    public void CborToJson_EdgesOfWhatJsonHolds_Converted(string hex, string json)
+    {
+        AssertSameJson(json, Encoding.UTF8.GetString(_converter.CborToJson(Convert.FromHexString(hex.Replace(" ", "")), out _)));
     }
 
     [Fact]

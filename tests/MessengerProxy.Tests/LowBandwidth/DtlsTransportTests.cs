@@ -303,6 +303,126 @@ public sealed class DtlsTransportTests
     }
 
     [Fact]
+    public async Task AFloodOfStalledHandshakesDoesNotLockOutANewClient()
+    {
+        // The handshake timeout alone would hold every slot for a minute: only the new limits can let the client in.
+        await using var door = await FrontDoor.StartAsync(rsa: false, extraSettings: "LowBandwidth:HandshakeTimeout=00:01:00");
+        var server = new IPEndPoint(IPAddress.Loopback, door.Port);
+        var transport = door.Server.Dtls!;
+        var flooders = new List<UdpClient>();
+        try
+        {
+            // 80 sources in 80 different /24s (all of 127/8 is loopback), each passing the cookie exchange and then silent.
+            for (var i = 1; i <= 80; i++)
+            {
+                flooders.Add(await StalledHandshakeAsync(IPAddress.Parse($"127.0.{i}.1"), server));
+            }
+
+            Assert.InRange(transport.HandshakesInProgress, 1, 64);
+
+            // More keep coming while the client connects.
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+            var flood = Task.Run(async () =>
+            {
+                for (var i = 0; !stop.IsCancellationRequested; i++)
+                {
+                    var udp = await StalledHandshakeAsync(IPAddress.Parse($"127.1.{i % 200}.{1 + (i / 200)}"), server);
+                    lock (flooders)
+                    {
+                        flooders.Add(udp);
+                    }
+
+                    await Task.Delay(50, TestContext.Current.CancellationToken);
+                }
+            }, TestContext.Current.CancellationToken);
+
+            using var client = await DtlsTestClient.ConnectAsync(server, Org.BouncyCastle.Tls.CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, offerConnectionId: false)
+                .WaitAsync(s_wait, TestContext.Current.CancellationToken);
+            AssertContentResponse(await client.ExchangeAsync(GetVersions(0x4001)).WaitAsync(s_wait, TestContext.Current.CancellationToken), 0x4001);
+            await stop.CancelAsync();
+            await flood;
+        }
+        finally
+        {
+            lock (flooders)
+            {
+                flooders.ForEach(f => f.Dispose());
+            }
+        }
+    }
+
+    [Fact]
+    public async Task AHandshakeThatStallsAfterItsClientHelloIsDroppedLongBeforeTheHandshakeTimeout()
+    {
+        await using var door = await FrontDoor.StartAsync(rsa: false, extraSettings: ["LowBandwidth:HandshakeTimeout=00:01:00", "LowBandwidth:HandshakeStallTimeout=00:00:01"]);
+        var server = new IPEndPoint(IPAddress.Loopback, door.Port);
+        var transport = door.Server.Dtls!;
+
+        using var silent = await StalledHandshakeAsync(IPAddress.Loopback, server);
+        Assert.Equal(1, transport.HandshakesInProgress);
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(s_wait);
+        while (transport.HandshakesInProgress + transport.PeerCount > 0)
+        {
+            await Task.Delay(20, timeout.Token);
+        }
+
+        // A client that answers is not hurried by the short timeout.
+        using var client = await DtlsTestClient.ConnectAsync(server, Org.BouncyCastle.Tls.CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, offerConnectionId: false)
+            .WaitAsync(s_wait, TestContext.Current.CancellationToken);
+        AssertContentResponse(await client.ExchangeAsync(GetVersions(0x4101)).WaitAsync(s_wait, TestContext.Current.CancellationToken), 0x4101);
+    }
+
+    [Fact]
+    public async Task HandshakesInProgressAreLimitedPerSourceNetwork()
+    {
+        await using var door = await FrontDoor.StartAsync(rsa: false, extraSettings:
+            ["LowBandwidth:MaxHandshakesPerSourceNetwork=2", "LowBandwidth:HandshakeStallTimeout=00:01:00", "LowBandwidth:HandshakeTimeout=00:01:00"]);
+        var server = new IPEndPoint(IPAddress.Loopback, door.Port);
+        var transport = door.Server.Dtls!;
+        var sources = new List<UdpClient>();
+        try
+        {
+            // Five sources in 127.0.0.0/24: two handshakes get state, the other ClientHellos are dropped.
+            for (var i = 2; i <= 6; i++)
+            {
+                sources.Add(await StalledHandshakeAsync(IPAddress.Parse($"127.0.0.{i}"), server));
+            }
+
+            Assert.Equal(2, transport.HandshakesInProgress);
+            Assert.Equal(2, transport.PeerCount);
+
+            // Another /24 has its own allowance.
+            sources.Add(await StalledHandshakeAsync(IPAddress.Parse("127.0.1.2"), server));
+            Assert.Equal(3, transport.HandshakesInProgress);
+        }
+        finally
+        {
+            sources.ForEach(s => s.Dispose());
+        }
+    }
+
+    [Fact]
+    public async Task WhenAllHandshakeSlotsAreTakenTheOldestStalledOneMakesRoom()
+    {
+        await using var door = await FrontDoor.StartAsync(rsa: false, extraSettings:
+            ["LowBandwidth:MaxConcurrentHandshakes=2", "LowBandwidth:HandshakeStallTimeout=00:01:00", "LowBandwidth:HandshakeTimeout=00:01:00"]);
+        var server = new IPEndPoint(IPAddress.Loopback, door.Port);
+        var transport = door.Server.Dtls!;
+        using var first = await StalledHandshakeAsync(IPAddress.Parse("127.0.1.1"), server);
+        using var second = await StalledHandshakeAsync(IPAddress.Parse("127.0.2.1"), server);
+        Assert.Equal(2, transport.HandshakesInProgress);
+
+        using var client = await DtlsTestClient.ConnectAsync(server, Org.BouncyCastle.Tls.CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, offerConnectionId: false)
+            .WaitAsync(s_wait, TestContext.Current.CancellationToken);
+
+        AssertContentResponse(await client.ExchangeAsync(GetVersions(0x4201)).WaitAsync(s_wait, TestContext.Current.CancellationToken), 0x4201);
+        Assert.Equal(1, transport.HandshakesInProgress);
+        Assert.Equal(2, transport.PeerCount);
+    }
+
+    [Fact]
     public async Task AClientThatLostItsStateCanStartOverFromTheSameAddress()
     {
         await using var door = await FrontDoor.StartAsync(rsa: false);
@@ -366,6 +486,21 @@ public sealed class DtlsTransportTests
         Assert.Equal(3, verify[13]);
         var cookie = verify.AsSpan(28, verify[27]).ToArray();
         await udp.SendAsync(ClientHello(random, cookie, sequence: 1), server, TestContext.Current.CancellationToken);
+    }
+
+    /// <summary>
+    /// From a new socket on <paramref name="address"/>: the cookie exchange, the ClientHello with the cookie, and
+    /// then silence. Returns once the server has dealt with that ClientHello (its flight arrived, or a
+    /// HelloVerifyRequest to a later datagram from another source did: the receive loop works in order).
+    /// </summary>
+    private static async Task<UdpClient> StalledHandshakeAsync(IPAddress address, IPEndPoint server)
+    {
+        var udp = new UdpClient(new IPEndPoint(address, 0));
+        await SendVerifiedClientHelloAsync(udp, server);
+        using var probe = new UdpClient(new IPEndPoint(IPAddress.Parse("127.0.0.250"), 0));
+        await probe.SendAsync(ClientHelloWithoutCookie(), server, TestContext.Current.CancellationToken);
+        Assert.Equal(3, (await ReceiveAsync(probe))[13]);
+        return udp;
     }
 
     private static async Task<byte[]> ReceiveAsync(UdpClient udp)

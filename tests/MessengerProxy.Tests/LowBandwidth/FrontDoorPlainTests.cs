@@ -242,6 +242,42 @@ public sealed class FrontDoorPlainTests(FrontDoorPlainTests.Fixture fixture) : I
         Assert.Contains(text, Encoding.UTF8.GetString(s_cbor.CborToJson(answer.Payload, out _)));
     }
 
+    [Theory]
+    [InlineData(CoapOptionNumbers.AccessToken, "74c3b66b656e")] // "tök" + "en"
+    [InlineData(CoapOptionNumbers.AccessToken, "746f6b0d0a582d45766964656e63653a2031")] // CR LF: a header of its own
+    [InlineData(CoapOptionNumbers.AccessToken, "746f6b00")] // NUL
+    [InlineData(CoapOptionNumbers.AccessToken, "426561726572207420")] // "Bearer t ": a space
+    [InlineData(CoapOptionNumbers.AccessToken, "ff")] // not UTF-8 at all
+    [InlineData(CoapOptionNumbers.UriPath, "40ff3a78")] // "@\xff:x": would silently become U+FFFD
+    [InlineData(CoapOptionNumbers.UriQuery, "66726f6d3dc328")] // "from=\xc3("
+    public async Task UnusableOptionValue_400Unknown_RefusedBeforeForwarding_CountedAsRejected(ushort number, string hex)
+    {
+        using var client = fixture.Client();
+        var token = "kept-" + Guid.NewGuid().ToString("N");
+        await client.RequestAsync(client.Request(1, "/W/@before:x", CoapType.Confirmable, CoapOption.FromString(CoapOptionNumbers.AccessToken, token)));
+        var forwarded = fixture.Upstream.Requests.Count;
+        var before = await fixture.MetricsAsync();
+
+        var marker = "@bad" + Guid.NewGuid().ToString("N")[..8] + ":x";
+        var path = number == CoapOptionNumbers.UriPath ? "/W" : "/W/" + marker;
+        var answer = await client.RequestAsync(client.Request(1, path, CoapType.Confirmable, new CoapOption(number, Convert.FromHexString(hex))));
+
+        Assert.Equal("4.00", CoapMessage.FormatCode(answer.Code));
+        Assert.Equal("M_UNKNOWN", Json(answer.Payload).GetProperty("errcode").GetString());
+        // (Observations of earlier tests may still be polling /sync meanwhile.)
+        Assert.DoesNotContain(fixture.Upstream.Requests.Skip(forwarded), r => !r.RawTarget.StartsWith("/_matrix/client/v3/sync", StringComparison.Ordinal));
+        var after = await fixture.MetricsAsync();
+        Assert.Equal(Sum(before, "messengerproxy_inbound_upstream_errors_total"), Sum(after, "messengerproxy_inbound_upstream_errors_total"));
+        const string UpstreamError = "messengerproxy_inbound_requests_total{family=\"client\",outcome=\"upstream_error\"";
+        Assert.Equal(Sum(before, UpstreamError), Sum(after, UpstreamError));
+        const string Rejected = "messengerproxy_lowbandwidth_requests_rejected_total{code=\"4.00\",errcode=\"M_UNKNOWN\"}";
+        Assert.Equal(Sum(before, Rejected) + 1, Sum(after, Rejected));
+
+        // The refused token did not replace the association's token.
+        await client.RequestAsync(client.Request(1, "/W/@after:x"));
+        Assert.Equal("Bearer " + token, fixture.Upstream.Requests.Last(r => r.RawTarget == "/_matrix/client/v3/profile/@after:x").Header("Authorization"));
+    }
+
     [Fact]
     public async Task MissingToken_OnAnAuthenticatedEndpoint_401FromTheSamePolicy()
     {
@@ -280,6 +316,9 @@ public sealed class FrontDoorPlainTests(FrontDoorPlainTests.Fixture fixture) : I
 
     [Theory]
     [InlineData("a1616b")]
+    [InlineData("a1616162c328")] // invalid UTF-8: must not arrive as U+FFFD
+    [InlineData("a16161f7")] // undefined
+    [InlineData("a161611b0020000000000000")] // 2^53
     [InlineData("9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f")]
     public async Task MalformedCborBody_400NotJson_NothingForwarded(string hex)
     {
@@ -440,6 +479,11 @@ public sealed class FrontDoorPlainTests(FrontDoorPlainTests.Fixture fixture) : I
         Assert.Equal(4, overloaded);
     }
 
+    /// <summary>The sum of the Prometheus samples whose name and labels start with <paramref name="prefix"/>.</summary>
+    private static double Sum(string metrics, string prefix) => metrics.Split('\n')
+        .Where(line => line.StartsWith(prefix, StringComparison.Ordinal))
+        .Sum(line => double.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
+
     private static JsonElement Json(ReadOnlyMemory<byte> cbor) => JsonDocument.Parse(s_cbor.CborToJson(cbor, out _)).RootElement;
 
     private static string FirstKey(ReadOnlyMemory<byte> cbor)
@@ -467,6 +511,8 @@ public sealed class FrontDoorPlainTests(FrontDoorPlainTests.Fixture fixture) : I
         private string _directory = null!;
 
         public CoapTestClient Client() => new(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, Port));
+
+        public async Task<string> MetricsAsync() => (await RawHttp.SendAsync(Proxy.HealthPort, RawHttp.Request("GET", "/metrics"))).BodyText;
 
         public async ValueTask InitializeAsync()
         {
