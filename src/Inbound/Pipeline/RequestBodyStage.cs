@@ -26,13 +26,14 @@ internal sealed class RequestBodyStage : IInboundPolicy
     public RequestBodyStage(IOptions<InboundOptions> options) =>
         _limit = (int)Math.Min(options.Value.MaxJsonBodyBytes, Array.MaxLength - 1);
 
-    public async ValueTask<MatrixError?> EvaluateAsync(HttpContext context, InboundRequestFeature request)
-    {
-        if (request.IsPreflight || !request.Endpoint.Traits.BufferBody || !CanHaveBody(context.Request))
-        {
-            return null;
-        }
+    // Most requests (GETs) have no body: they leave without entering the async path.
+    public ValueTask<MatrixError?> EvaluateAsync(HttpContext context, InboundRequestFeature request) =>
+        request.IsPreflight || !request.Endpoint.Traits.BufferBody || !CanHaveBody(context.Request)
+            ? ValueTask.FromResult<MatrixError?>(null)
+            : BufferAsync(context, request);
 
+    private async ValueTask<MatrixError?> BufferAsync(HttpContext context, InboundRequestFeature request)
+    {
         var (body, error) = await ReadAsync(context);
         if (error is not null)
         {

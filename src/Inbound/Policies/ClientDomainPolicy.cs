@@ -20,14 +20,18 @@ internal sealed class ClientDomainPolicy(FederationListCache federation) : IInbo
 {
     private const string MemberEventType = "m.room.member";
 
-    public async ValueTask<MatrixError?> EvaluateAsync(HttpContext context, InboundRequestFeature request)
+    // Most endpoints name no other server: they leave without entering the async path.
+    public ValueTask<MatrixError?> EvaluateAsync(HttpContext context, InboundRequestFeature request)
     {
         var traits = request.Endpoint.Traits;
-        if (request.IsPreflight || !federation.Enforced || (traits.ServerParameters.Count == 0 && traits.BodyServers == BodyServerReferences.None))
-        {
-            return null;
-        }
+        return request.IsPreflight || !federation.Enforced || (traits.ServerParameters.Count == 0 && traits.BodyServers == BodyServerReferences.None)
+            ? ValueTask.FromResult<MatrixError?>(null)
+            : CheckAsync(context, request);
+    }
 
+    private async ValueTask<MatrixError?> CheckAsync(HttpContext context, InboundRequestFeature request)
+    {
+        var traits = request.Endpoint.Traits;
         var cancellationToken = context.RequestAborted;
         foreach (var parameter in traits.ServerParameters)
         {
