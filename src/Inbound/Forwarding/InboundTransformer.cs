@@ -60,13 +60,6 @@ internal sealed class InboundTransformer : HttpTransformer
 
     public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
     {
-        if (proxyResponse is { StatusCode: System.Net.HttpStatusCode.SwitchingProtocols })
-        {
-            // Nothing asked for an upgrade (ProtocolUpgrades removed it), so a 101 is a broken homeserver; relaying
-            // it would hand the client an unchecked pipe.
-            return await RefuseAsync(httpContext, "101 Switching Protocols to a request without an upgrade");
-        }
-
         var copyBody = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
         if (_rewriter is null || proxyResponse is not { StatusCode: System.Net.HttpStatusCode.OK } || HttpMethods.IsHead(httpContext.Request.Method))
         {

@@ -40,7 +40,8 @@ internal sealed class UpstreamForwarder : IDisposable
         _metrics = metrics;
         _logger = logger;
         _destinationPrefix = settings.HomeserverUrl.TrimEnd('/');
-        _client = new HttpMessageInvoker(new SocketsHttpHandler
+        // A 101 from the homeserver would turn the client's connection into an unchecked pipe: refused as its failure.
+        _client = new HttpMessageInvoker(new SwitchingProtocolsGuard(new SocketsHttpHandler
         {
             UseProxy = false,
             AllowAutoRedirect = false,
@@ -52,7 +53,7 @@ internal sealed class UpstreamForwarder : IDisposable
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(50),
             PooledConnectionLifetime = TimeSpan.FromMinutes(10),
             EnableMultipleHttp2Connections = true,
-        }, disposeHandler: true);
+        }), disposeHandler: true);
         _requestConfig = new ForwarderRequestConfig
         {
             ActivityTimeout = settings.UpstreamTimeout,

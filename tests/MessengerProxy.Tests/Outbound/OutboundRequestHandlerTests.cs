@@ -1,3 +1,4 @@
+using MessengerProxy.Hosting.Http;
 using MessengerProxy.Outbound.Forwarding;
 using Yarp.ReverseProxy.Forwarder;
 

@@ -1,14 +1,14 @@
 using System.Net;
 
-namespace MessengerProxy.Outbound.Forwarding;
+namespace MessengerProxy.Hosting.Http;
 
 /// <summary>
-/// Stops a remote from switching protocols. The proxy forwards no upgrade requests (Matrix v1.11 has none),
-/// yet a remote may answer <c>101</c> anyway; the forwarder would then splice client and remote together
+/// Stops a homeserver or remote from switching protocols; both proxies' upstream clients are wrapped in it. The
+/// proxies forward no upgrade requests (Matrix v1.11 has none), yet a server may answer <c>101</c> anyway; the forwarder would then splice client and remote together
 /// into a pipe that no rule checks. The answer is dropped here, which also closes that connection (after a
 /// 101 it belongs to the response), and the request fails as the remote's fault.
 /// </summary>
-internal sealed class SwitchingProtocolsGuard(HttpMessageHandler inner) : DelegatingHandler(inner)
+public sealed class SwitchingProtocolsGuard(HttpMessageHandler inner) : DelegatingHandler(inner)
 {
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
         Check(request, await base.SendAsync(request, cancellationToken));
@@ -29,5 +29,5 @@ internal sealed class SwitchingProtocolsGuard(HttpMessageHandler inner) : Delega
 }
 
 /// <summary>A remote answered 101 Switching Protocols.</summary>
-internal sealed class RemoteSwitchedProtocolsException(string host)
+public sealed class RemoteSwitchedProtocolsException(string host)
     : HttpRequestException(HttpRequestError.InvalidResponse, $"{host} answered 101 Switching Protocols");
