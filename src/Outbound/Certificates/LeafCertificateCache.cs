@@ -21,11 +21,16 @@ public sealed class LeafCertificateCache : IDisposable
     private readonly Lock _gate = new();
 
     public LeafCertificateCache(CertificateAuthority authority, IOptions<OutboundOptions> options, TimeProvider time, OutboundMetrics metrics)
+        : this(authority, options.Value.LeafValidity, options.Value.MaxCachedCertificates, time, metrics)
+    {
+    }
+
+    internal LeafCertificateCache(CertificateAuthority authority, TimeSpan validity, int capacity, TimeProvider time, OutboundMetrics metrics)
     {
         _authority = authority;
         _time = time;
-        _validity = options.Value.LeafValidity;
-        _capacity = options.Value.MaxCachedCertificates;
+        _validity = validity;
+        _capacity = capacity;
         _metrics = metrics;
     }
 
@@ -63,6 +68,15 @@ public sealed class LeafCertificateCache : IDisposable
         var leaf = entry.Leaf.Value;
         entry.RenewAt = leaf.RenewAt;
         return leaf.Context;
+    }
+
+    /// <summary>Whether <see cref="Get"/> would answer from the cache (minted or being minted, not due for renewal).</summary>
+    public bool Holds(string host)
+    {
+        lock (_gate)
+        {
+            return _entries.TryGetValue(host, out var entry) && _time.GetUtcNow() < entry.RenewAt;
+        }
     }
 
     /// <summary>
