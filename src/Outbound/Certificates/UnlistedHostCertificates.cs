@@ -14,6 +14,7 @@ namespace MessengerProxy.Outbound.Certificates;
 internal sealed class UnlistedHostCertificates : IDisposable
 {
     private readonly LeafCertificateCache _cache;
+    private readonly Func<bool> _takeToken;
     private readonly TimeProvider _time;
     private readonly double _capacity;
     private readonly double _tokensPerSecond;
@@ -30,35 +31,38 @@ internal sealed class UnlistedHostCertificates : IDisposable
         _tokensPerSecond = settings.UnlistedCertificateMints / settings.UnlistedCertificateMintPeriod.TotalSeconds;
         _tokens = _capacity;
         _refilledAt = time.GetTimestamp();
+        _takeToken = TakeToken;
     }
 
     /// <summary>
     /// Makes sure a certificate for <paramref name="host"/> is cached or being minted; false when that would
     /// take a mint beyond the budget (the host is then refused at the CONNECT instead).
     /// </summary>
-    public bool TryPrepare(string host)
-    {
-        if (!_cache.Holds(host))
-        {
-            lock (_gate)
-            {
-                var now = _time.GetTimestamp();
-                _tokens = Math.Min(_capacity, _tokens + (_time.GetElapsedTime(_refilledAt, now).TotalSeconds * _tokensPerSecond));
-                _refilledAt = now;
-                if (_tokens < 1)
-                {
-                    return false;
-                }
+    public bool TryPrepare(string host) => _cache.Prefetch(host, _takeToken);
 
-                _tokens -= 1;
-            }
-        }
-
-        _cache.Prefetch(host);
-        return true;
-    }
-
+    /// <summary>
+    /// The certificate prepared by <see cref="TryPrepare"/>. It would be minted again without a token only if
+    /// evicted in between, which takes more new hosts within one handshake than the cache holds.
+    /// </summary>
     public SslStreamCertificateContext Get(string host) => _cache.Get(host);
 
     public void Dispose() => _cache.Dispose();
+
+    // Called by the cache, under its lock, only when a certificate has to be minted.
+    private bool TakeToken()
+    {
+        lock (_gate)
+        {
+            var now = _time.GetTimestamp();
+            _tokens = Math.Min(_capacity, _tokens + (_time.GetElapsedTime(_refilledAt, now).TotalSeconds * _tokensPerSecond));
+            _refilledAt = now;
+            if (_tokens < 1)
+            {
+                return false;
+            }
+
+            _tokens -= 1;
+            return true;
+        }
+    }
 }

@@ -20,8 +20,10 @@ namespace MessengerProxy.Outbound.Tunnels;
 /// Kestrel connection middleware of the outbound listener. A connection that starts with CONNECT is
 /// checked (destination, port, addresses) before anything else happens; if allowed it is answered 200 and
 /// TLS is terminated with a certificate minted for the destination, after which Kestrel's HTTP/1.1 parser
-/// reads the decrypted requests, one by one, into the outbound request handler. Any other connection
-/// (plain <c>http://</c> proxy requests in absolute form) goes to Kestrel untouched.
+/// reads the decrypted requests, one by one, into the outbound request handler. A host refused only by the
+/// federation list is, by default, accepted the same way but marked refused, so the handler answers every
+/// request inside with the refusal (the homeserver cannot read an answer to its CONNECT). Any other
+/// connection (plain <c>http://</c> proxy requests in absolute form) goes to Kestrel untouched.
 /// </summary>
 internal sealed class TunnelMiddleware
 {
