@@ -6,9 +6,10 @@ using MessengerProxy.Tests.TestKit;
 namespace MessengerProxy.Tests.Outbound;
 
 /// <summary>
-/// What the outbound proxy refuses, and that a refused request never reaches a remote server: hosts outside
-/// the federation list, ports, paths and methods outside the server-server allowlist, X-Matrix mismatches,
-/// untrusted remote certificates, malformed CONNECT requests, stalled clients.
+/// What the outbound proxy refuses, and that a refused request never reaches a remote server: ports, paths
+/// and methods outside the server-server allowlist, X-Matrix mismatches, untrusted remote certificates,
+/// malformed CONNECT requests, stalled clients. Hosts outside the federation list: <see cref="OutboundUnlistedInsideTunnelTests"/>
+/// (refused inside the tunnel, the default) and <see cref="OutboundRefusalAtConnectTests"/> (at the CONNECT).
 /// </summary>
 public sealed class OutboundRefusalTests(OutboundFixture fixture) : IClassFixture<OutboundFixture>
 {
