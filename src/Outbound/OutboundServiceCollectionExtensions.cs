@@ -37,6 +37,7 @@ public static class OutboundServiceCollectionExtensions
             return authority;
         });
         services.AddSingleton<LeafCertificateCache>();
+        services.AddSingleton<UnlistedHostCertificates>();
         services.AddSingleton<DestinationResolver>();
         services.AddSingleton<DelegationTable>();
         services.AddSingleton<DestinationPolicy>();

@@ -21,11 +21,16 @@ public sealed class LeafCertificateCache : IDisposable
     private readonly Lock _gate = new();
 
     public LeafCertificateCache(CertificateAuthority authority, IOptions<OutboundOptions> options, TimeProvider time, OutboundMetrics metrics)
+        : this(authority, options.Value.LeafValidity, options.Value.MaxCachedCertificates, time, metrics)
+    {
+    }
+
+    internal LeafCertificateCache(CertificateAuthority authority, TimeSpan validity, int capacity, TimeProvider time, OutboundMetrics metrics)
     {
         _authority = authority;
         _time = time;
-        _validity = options.Value.LeafValidity;
-        _capacity = options.Value.MaxCachedCertificates;
+        _validity = validity;
+        _capacity = capacity;
         _metrics = metrics;
     }
 
@@ -43,43 +48,101 @@ public sealed class LeafCertificateCache : IDisposable
     /// <summary>The certificate context (leaf plus our CA) to present for <paramref name="host"/>.</summary>
     public SslStreamCertificateContext Get(string host)
     {
-        var now = _time.GetUtcNow();
         Entry entry;
         lock (_gate)
         {
-            if (!_entries.TryGetValue(host, out entry!) || now >= entry.RenewAt)
-            {
-                entry = new Entry(new Lazy<Leaf>(() => Mint(host), LazyThreadSafetyMode.ExecutionAndPublication)) { LastUsed = now };
-                _entries[host] = entry;
-                if (_entries.Count > _capacity)
-                {
-                    Evict();
-                }
-            }
-
-            entry.LastUsed = now;
+            entry = EntryFor(host, mayMint: null)!;
         }
 
-        var leaf = entry.Leaf.Value;
-        entry.RenewAt = leaf.RenewAt;
-        return leaf.Context;
+        return Evaluate(host, entry);
     }
 
     /// <summary>
-    /// Starts minting for <paramref name="host"/> in the background if it has no certificate yet, so the work
-    /// overlaps the round trip in which the client reads the 200 and sends its ClientHello.
+    /// Makes sure <paramref name="host"/> has a certificate, minting it in the background if needed, so the
+    /// work overlaps the round trip in which the client reads the 200 and sends its ClientHello.
     /// </summary>
-    public void Prefetch(string host)
+    /// <param name="mayMint">Asked, under the cache's lock, before a certificate is minted; false refuses the mint.</param>
+    /// <returns>False when a mint was needed and <paramref name="mayMint"/> refused it.</returns>
+    public bool Prefetch(string host, Func<bool>? mayMint = null)
     {
+        Entry? entry;
         lock (_gate)
         {
-            if (_entries.TryGetValue(host, out var entry) && _time.GetUtcNow() < entry.RenewAt && entry.Leaf.IsValueCreated)
+            entry = EntryFor(host, mayMint);
+        }
+
+        if (entry is null)
+        {
+            return false;
+        }
+
+        if (!entry.Leaf.IsValueCreated)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static state =>
             {
-                return;
+                try
+                {
+                    state.Cache.Evaluate(state.Host, state.Entry);
+                }
+                catch (Exception)
+                {
+                    // Only a head start: the handshake's own Get mints again and fails where it is handled. An
+                    // exception here (the CA disposed at shutdown, say) would otherwise end the process.
+                }
+            }, (Cache: this, Host: host, Entry: entry), preferLocal: false);
+        }
+
+        return true;
+    }
+
+    // Under the lock. The entry is in the cache before its certificate is minted, so concurrent first
+    // contacts share one mint and a prefetched host counts as held at once.
+    private Entry? EntryFor(string host, Func<bool>? mayMint)
+    {
+        var now = _time.GetUtcNow();
+        if (!_entries.TryGetValue(host, out var entry) || now >= entry.RenewAt)
+        {
+            if (mayMint is not null && !mayMint())
+            {
+                return null;
+            }
+
+            // Used now, before eviction runs, so the least recently used make room rather than this one.
+            entry = new Entry(new Lazy<Leaf>(() => Mint(host), LazyThreadSafetyMode.ExecutionAndPublication)) { LastUsed = now };
+            _entries[host] = entry;
+            if (_entries.Count > _capacity)
+            {
+                Evict();
             }
         }
 
-        ThreadPool.UnsafeQueueUserWorkItem(static state => state.Cache.Get(state.Host), (Cache: this, Host: host), preferLocal: false);
+        entry.LastUsed = now;
+        return entry;
+    }
+
+    private SslStreamCertificateContext Evaluate(string host, Entry entry)
+    {
+        Leaf leaf;
+        try
+        {
+            leaf = entry.Leaf.Value;
+        }
+        catch
+        {
+            // The Lazy keeps its exception: drop the entry, so the next contact mints again instead of failing forever.
+            lock (_gate)
+            {
+                if (_entries.TryGetValue(host, out var current) && ReferenceEquals(current, entry))
+                {
+                    _entries.Remove(host);
+                }
+            }
+
+            throw;
+        }
+
+        entry.RenewAt = leaf.RenewAt;
+        return leaf.Context;
     }
 
     private Leaf Mint(string host)

@@ -124,6 +124,29 @@ public sealed class OutboundOptions
     /// <summary>Refuse authenticated federation requests whose X-Matrix header has no <c>destination</c> (Synapse always sends it).</summary>
     public bool RequireXMatrixDestination { get; set; } = true;
 
+    /// <summary>
+    /// Refuse hosts outside the federation list (and every host while the list is unusable) inside the tunnel
+    /// instead of at the CONNECT: the proxy answers 200, terminates TLS with a certificate minted for the host
+    /// and answers every request with the Matrix refusal. A homeserver cannot read an error answered to its
+    /// CONNECT (Synapse logs a traceback and tells its user "Can't connect to server"); this one it passes on.
+    /// Such a host is never resolved and nothing is connected to. Off: refused at the CONNECT.
+    /// </summary>
+    public bool RefuseUnlistedInsideTunnel { get; set; } = true;
+
+    /// <summary>
+    /// Most certificates minted for hosts outside the federation per <see cref="UnlistedCertificateMintPeriod"/>
+    /// (a token bucket; cached certificates cost nothing). Beyond it such hosts are refused at the CONNECT.
+    /// </summary>
+    public int UnlistedCertificateMints { get; set; } = 60;
+
+    public TimeSpan UnlistedCertificateMintPeriod { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// Certificates kept for hosts outside the federation, in a cache of their own, so that many made-up names
+    /// cannot push the federation peers' certificates out of theirs.
+    /// </summary>
+    public int MaxCachedUnlistedCertificates { get; set; } = 1000;
+
     internal IEnumerable<IPNetwork> ParsedAllowedNetworks()
     {
         foreach (var text in AllowedNetworks)

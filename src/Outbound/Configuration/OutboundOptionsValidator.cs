@@ -89,6 +89,7 @@ internal sealed class OutboundOptionsValidator : IValidateOptions<OutboundOption
                      ("HandshakeTimeout", options.HandshakeTimeout), ("DnsTimeout", options.DnsTimeout),
                      ("UpstreamConnectTimeout", options.UpstreamConnectTimeout), ("UpstreamTimeout", options.UpstreamTimeout),
                      ("DelegationLifetime", options.DelegationLifetime), ("RelayIdleTimeout", options.RelayIdleTimeout),
+                     ("UnlistedCertificateMintPeriod", options.UnlistedCertificateMintPeriod),
                  })
         {
             if (value <= TimeSpan.Zero)
@@ -106,6 +107,7 @@ internal sealed class OutboundOptionsValidator : IValidateOptions<OutboundOption
                  {
                      ("MaxCachedCertificates", (long)options.MaxCachedCertificates), ("MaxRequestHeadBytes", options.MaxRequestHeadBytes),
                      ("MaxConnections", options.MaxConnections), ("MaxRequestBodyBytes", options.MaxRequestBodyBytes),
+                     ("UnlistedCertificateMints", options.UnlistedCertificateMints), ("MaxCachedUnlistedCertificates", options.MaxCachedUnlistedCertificates),
                  })
         {
             if (value <= 0)

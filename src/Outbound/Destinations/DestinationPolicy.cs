@@ -51,7 +51,12 @@ internal sealed record Destination(string Host, int Port, bool Tls, DestinationK
 }
 
 /// <summary>A refusal of a destination: the answer for the homeserver and the reason for the log.</summary>
-internal sealed record DestinationRefusal(MatrixError Error, string Reason);
+/// <param name="InsideTunnel">
+/// The refusal is the federation list's verdict alone (<see cref="OutboundOptions.RefuseUnlistedInsideTunnel"/>):
+/// the CONNECT may be accepted and every request inside answered with <paramref name="Error"/>, since nothing
+/// will ever be connected to the host.
+/// </param>
+internal sealed record DestinationRefusal(MatrixError Error, string Reason, bool InsideTunnel = false);
 
 /// <summary>
 /// Decides whether the proxy may open a connection to a host and port: federation peers in the federation
@@ -65,6 +70,7 @@ internal sealed class DestinationPolicy
     private readonly DestinationResolver _resolver;
     private readonly HashSet<int> _ports;
     private readonly Dictionary<string, ExtraHost> _extraHosts;
+    private readonly bool _refuseInside;
 
     public DestinationPolicy(IOptions<OutboundOptions> options, FederationListCache federation, DelegationTable delegations, DestinationResolver resolver)
     {
@@ -73,6 +79,7 @@ internal sealed class DestinationPolicy
         _delegations = delegations;
         _resolver = resolver;
         _ports = [.. settings.EffectivePorts];
+        _refuseInside = settings.RefuseUnlistedInsideTunnel;
         _extraHosts = new Dictionary<string, ExtraHost>(StringComparer.OrdinalIgnoreCase);
         foreach (var entry in settings.ExtraHosts)
         {
@@ -127,8 +134,17 @@ internal sealed class DestinationPolicy
                 var delegators = _delegations.ServerNamesFor(normalized).Where(n => _federation.Check(n).Verdict == FederationVerdict.Allowed).ToList();
                 if (delegators.Count == 0)
                 {
-                    return (null, new DestinationRefusal(FederationErrors.For(check, normalized, "host")!,
-                        check.Verdict == FederationVerdict.ListUnavailable ? "federation list unavailable" : "host not in the federation list"));
+                    if (!_refuseInside)
+                    {
+                        return (null, FederationRefusal(check, normalized, insideTunnel: false));
+                    }
+
+                    // Nothing will be connected, so the name is never resolved: no DNS query tells anyone whom the
+                    // homeserver tried to reach, and a made-up name costs no lookup. What is known without DNS
+                    // (address literals, HostAddresses, localhost) still refuses an internal address at the CONNECT.
+                    return _resolver.JudgeWithoutDns(normalized) == ResolveFailure.Forbidden
+                        ? InternalAddress(normalized)
+                        : (null, FederationRefusal(check, normalized, insideTunnel: true));
                 }
 
                 destination = new Destination(normalized, port, tls, DestinationKind.Federation, delegators, OnlyAsDelegate: true);
@@ -139,11 +155,33 @@ internal sealed class DestinationPolicy
         return failure switch
         {
             ResolveFailure.None => (destination, null),
-            ResolveFailure.Forbidden => Refuse(403, $"{normalized} resolves only to addresses the proxy must not connect to", "internal address"),
+            ResolveFailure.Forbidden => InternalAddress(normalized),
             ResolveFailure.TimedOut => Refuse(504, $"Resolving {normalized} timed out", "DNS timeout", MatrixErrorCode.Unknown),
             _ => Refuse(502, $"{normalized} cannot be resolved", "DNS: no such host", MatrixErrorCode.Unknown),
         };
     }
+
+    /// <summary>
+    /// What a tunnel refused inside answers now: the list may have been refreshed since the CONNECT. Null once
+    /// the host is listed, or delegated to by a listed server; the tunnel is then stale (it was never checked
+    /// for forwarding) and must be reopened.
+    /// </summary>
+    public DestinationRefusal? RefusalInsideNow(string host)
+    {
+        var check = _federation.Check(host);
+        if (check.Verdict == FederationVerdict.Allowed || _delegations.ServerNamesFor(host).Any(n => _federation.Check(n).Verdict == FederationVerdict.Allowed))
+        {
+            return null;
+        }
+
+        return FederationRefusal(check, host, insideTunnel: true);
+    }
+
+    private static DestinationRefusal FederationRefusal(FederationCheck check, string host, bool insideTunnel) =>
+        new(FederationErrors.For(check, host, "host")!, check.Verdict == FederationVerdict.ListUnavailable ? "federation list unavailable" : "host not in the federation list", insideTunnel);
+
+    private static (Destination?, DestinationRefusal?) InternalAddress(string host) =>
+        Refuse(403, $"{host} resolves only to addresses the proxy must not connect to", "internal address");
 
     private static (Destination?, DestinationRefusal?) Refuse(int status, string message, string reason, string errorCode = MatrixErrorCode.Forbidden) =>
         (null, new DestinationRefusal(new MatrixError(status, status == 400 ? MatrixErrorCode.Unknown : errorCode, message), reason));

@@ -40,6 +40,33 @@ internal sealed class DestinationResolver
         _timeout = settings.DnsTimeout;
     }
 
+    /// <summary>
+    /// Judges a host by what is known without asking DNS: an address literal, a configured fixed address, or
+    /// <c>localhost</c> (which RFC 6761 §6.3 reserves for loopback). Null when only DNS could tell.
+    /// </summary>
+    public ResolveFailure? JudgeWithoutDns(string host)
+    {
+        IPAddress[] candidates;
+        if (IPAddress.TryParse(host, out var literal))
+        {
+            candidates = [literal];
+        }
+        else if (_fixed.TryGetValue(host, out var configured))
+        {
+            candidates = configured;
+        }
+        else if (host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || host.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase))
+        {
+            candidates = [IPAddress.Loopback, IPAddress.IPv6Loopback];
+        }
+        else
+        {
+            return null;
+        }
+
+        return candidates.Length == 0 ? ResolveFailure.NotFound : Array.Exists(candidates, _rules.IsAllowed) ? ResolveFailure.None : ResolveFailure.Forbidden;
+    }
+
     public async ValueTask<(IPAddress[] Addresses, ResolveFailure Failure)> ResolveAsync(string host, CancellationToken cancellationToken)
     {
         IPAddress[] candidates;

@@ -34,4 +34,10 @@ internal static partial class Log
 
     [LoggerMessage(109, LogLevel.Information, "Outbound proxy CA {Subject} (valid until {NotAfter:u}) loaded", EventName = "CaLoaded")]
     public static partial void CaLoaded(ILogger logger, string subject, DateTime notAfter);
+
+    [LoggerMessage(110, LogLevel.Information, "Accepted CONNECT {Host}:{Port} from {Client} only to refuse every request inside: {StatusCode} ({Reason})", EventName = "TunnelRefusedInside")]
+    public static partial void TunnelRefusedInside(ILogger logger, string host, int port, string client, int statusCode, string reason);
+
+    [LoggerMessage(111, LogLevel.Warning, "Refused CONNECT {Host}:{Port} from {Client} at the CONNECT: the budget of {Limit} certificates per {Period} for hosts outside the federation is spent", EventName = "UnlistedMintBudgetSpent")]
+    public static partial void UnlistedMintBudgetSpent(ILogger logger, string host, int port, string client, int limit, TimeSpan period);
 }

@@ -18,7 +18,7 @@ public sealed class OutboundMetrics
     public OutboundMetrics(IMeterFactory meterFactory)
     {
         var meter = meterFactory.Create(MeterName);
-        _tunnels = meter.CreateCounter<long>("tunnels_total", description: "CONNECT requests, by outcome (opened, refused, malformed, handshake_failed, limit).");
+        _tunnels = meter.CreateCounter<long>("tunnels_total", description: "CONNECT requests, by outcome (opened, relayed, refused_inside, refused, unauthenticated, malformed, handshake_failed, limit).");
         _openConnections = meter.CreateUpDownCounter<long>("connections_open", description: "Client connections open on the outbound listener.");
         _requests = meter.CreateCounter<long>("requests_total", description: "Requests the homeserver sent out, by destination kind, outcome and status class.");
         _duration = meter.CreateHistogram<double>("request_duration_seconds", unit: "s", description: "Time from request start to the end of the response, by destination kind and outcome.");

@@ -112,6 +112,12 @@ internal sealed class OutboundRequestHandler
     /// <summary>Runs every check; answers and returns null when the request may not go out.</summary>
     private async Task<OutboundRequestFeature?> AdmitAsync(HttpContext context)
     {
+        if (context.Features.Get<TunnelFeature>() is { Refusal: not null } refusedTunnel)
+        {
+            await RefuseInsideTunnelAsync(context, refusedTunnel.Destination);
+            return null;
+        }
+
         var method = context.Request.Method;
         if (RequestFraming.Check(context) is { } framingError)
         {
@@ -229,6 +235,40 @@ internal sealed class OutboundRequestHandler
         }
 
         return Admit(context, destination, target, endpoint.Template.Text, learnDelegation: !hostIsDelegate && endpoint.Template.Text == "/.well-known/matrix/server");
+    }
+
+    /// <summary>
+    /// Every request in a tunnel accepted only to refuse (a host outside the federation) gets the federation
+    /// list's verdict as it is now, whatever its path, Host or authorization: the homeserver learns why, and
+    /// nothing goes anywhere. Once the host has been listed, the tunnel (never checked for forwarding) is
+    /// stale: 421 Misdirected Request with <c>Connection: close</c>, which RFC 9110 §15.5.20 lets the client
+    /// retry on a new connection, whose CONNECT is then judged afresh.
+    /// </summary>
+    private async Task RefuseInsideTunnelAsync(HttpContext context, Destination unlisted)
+    {
+        // Keep-alive only for requests framed beyond doubt; what the proxy refuses as malformed elsewhere (or
+        // an upgrade, or a body over the limit, which would not be drained) ends the connection after the answer.
+        if (RequestFraming.Check(context) is not null || OutboundHeadChecks.Check(context) is not null || context.Request.ContentLength > _maxBodyBytes)
+        {
+            context.Response.Headers.Connection = "close";
+        }
+        else if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodyLimit)
+        {
+            bodyLimit.MaxRequestBodySize = _maxBodyBytes;
+        }
+
+        var raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? string.Empty;
+        var path = RequestTarget.TryParse(raw, out var target) == RequestTargetError.None ? target.Path.ToString() : "(malformed)";
+        if (_destinations.RefusalInsideNow(unlisted.Host) is { } refusal)
+        {
+            await RefuseAsync(context, unlisted, path, refusal.Error, refusal.Reason + ", answered inside the tunnel");
+            return;
+        }
+
+        context.Response.Headers.Connection = "close";
+        await RefuseAsync(context, unlisted, path,
+            new MatrixError(421, MatrixErrorCode.Unknown, $"{unlisted.Host} has joined the federation since this connection was opened; retry on a new connection"),
+            "host listed since the tunnel was opened");
     }
 
     /// <param name="hostIsDelegate">

@@ -2,8 +2,14 @@ using MessengerProxy.Outbound.Destinations;
 
 namespace MessengerProxy.Outbound.Tunnels;
 
-/// <summary>Set on a connection once its CONNECT was authorised and TLS inside the tunnel is up.</summary>
-internal sealed class TunnelFeature(Destination destination)
+/// <summary>Set on a connection once its CONNECT was accepted and TLS inside the tunnel is up.</summary>
+/// <param name="Refusal">
+/// Set for a tunnel accepted only to refuse inside it (a host outside the federation): every request gets
+/// this answer and <paramref name="Destination"/> is never forwarded to, nor even resolved.
+/// </param>
+internal sealed class TunnelFeature(Destination destination, DestinationRefusal? refusal = null)
 {
     public Destination Destination { get; } = destination;
+
+    public DestinationRefusal? Refusal { get; } = refusal;
 }

@@ -20,8 +20,10 @@ namespace MessengerProxy.Outbound.Tunnels;
 /// Kestrel connection middleware of the outbound listener. A connection that starts with CONNECT is
 /// checked (destination, port, addresses) before anything else happens; if allowed it is answered 200 and
 /// TLS is terminated with a certificate minted for the destination, after which Kestrel's HTTP/1.1 parser
-/// reads the decrypted requests, one by one, into the outbound request handler. Any other connection
-/// (plain <c>http://</c> proxy requests in absolute form) goes to Kestrel untouched.
+/// reads the decrypted requests, one by one, into the outbound request handler. A host refused only by the
+/// federation list is, by default, accepted the same way but marked refused, so the handler answers every
+/// request inside with the refusal (the homeserver cannot read an answer to its CONNECT). Any other
+/// connection (plain <c>http://</c> proxy requests in absolute form) goes to Kestrel untouched.
 /// </summary>
 internal sealed class TunnelMiddleware
 {
@@ -32,18 +34,20 @@ internal sealed class TunnelMiddleware
     private readonly UpstreamConnector _connector;
     private readonly ProxyCredentials _credentials;
     private readonly LeafCertificateCache _certificates;
+    private readonly UnlistedHostCertificates _unlistedCertificates;
     private readonly OutboundMetrics _metrics;
     private readonly ILogger _logger;
     private readonly OutboundOptions _options;
     private int _open;
 
-    public TunnelMiddleware(DestinationPolicy destinations, UpstreamConnector connector, ProxyCredentials credentials, LeafCertificateCache certificates, OutboundMetrics metrics,
-        IOptions<OutboundOptions> options, ILogger<TunnelMiddleware> logger)
+    public TunnelMiddleware(DestinationPolicy destinations, UpstreamConnector connector, ProxyCredentials credentials, LeafCertificateCache certificates,
+        UnlistedHostCertificates unlistedCertificates, OutboundMetrics metrics, IOptions<OutboundOptions> options, ILogger<TunnelMiddleware> logger)
     {
         _destinations = destinations;
         _connector = connector;
         _credentials = credentials;
         _certificates = certificates;
+        _unlistedCertificates = unlistedCertificates;
         _metrics = metrics;
         _options = options.Value;
         _logger = logger;
@@ -156,6 +160,12 @@ internal sealed class TunnelMiddleware
 
         // Name resolution and a federation list refresh have time limits of their own; the head's is spent.
         var (destination, refusal) = await _destinations.AuthorizeAsync(host, port, tls: true, connection.ConnectionClosed);
+        if (refusal is { InsideTunnel: true })
+        {
+            await RefuseInsideAsync(connection, next, new Destination(host.ToLowerInvariant(), port, Tls: true, DestinationKind.Federation, []), refusal);
+            return;
+        }
+
         if (destination is null)
         {
             _metrics.Tunnel("refused");
@@ -172,7 +182,28 @@ internal sealed class TunnelMiddleware
 
         _certificates.Prefetch(destination.Host);
         await connection.Transport.Output.WriteAsync(s_established, connection.ConnectionClosed);
-        await InterceptAsync(connection, next, destination);
+        await InterceptAsync(connection, next, new TunnelFeature(destination));
+    }
+
+    /// <summary>
+    /// A host outside the federation: a homeserver cannot read an answer to its CONNECT (Synapse reports only
+    /// that it could not connect), so the tunnel is accepted and every request inside gets the refusal.
+    /// Nothing is resolved or connected. Its certificate comes from a budget of its own; once that is spent
+    /// the host is refused at the CONNECT as without the option.
+    /// </summary>
+    private async Task RefuseInsideAsync(ConnectionContext connection, ConnectionDelegate next, Destination unlisted, DestinationRefusal refusal)
+    {
+        if (!_unlistedCertificates.TryPrepare(unlisted.Host))
+        {
+            _metrics.Tunnel("refused");
+            Log.UnlistedMintBudgetSpent(_logger, unlisted.Host, unlisted.Port, Client(connection), _options.UnlistedCertificateMints, _options.UnlistedCertificateMintPeriod);
+            await WriteErrorAsync(connection.Transport.Output, refusal.Error, connection.ConnectionClosed);
+            return;
+        }
+
+        Log.TunnelRefusedInside(_logger, unlisted.Host, unlisted.Port, Client(connection), refusal.Error.StatusCode, refusal.Reason);
+        await connection.Transport.Output.WriteAsync(s_established, connection.ConnectionClosed);
+        await InterceptAsync(connection, next, new TunnelFeature(unlisted, refusal));
     }
 
     /// <summary>
@@ -249,8 +280,9 @@ internal sealed class TunnelMiddleware
         }
     }
 
-    private async Task InterceptAsync(ConnectionContext connection, ConnectionDelegate next, Destination destination)
+    private async Task InterceptAsync(ConnectionContext connection, ConnectionDelegate next, TunnelFeature tunnel)
     {
+        var destination = tunnel.Destination;
         var original = connection.Transport;
         var ssl = new SslStream(new DuplexPipeStream(original), leaveInnerStreamOpen: false);
         await using var _ = ssl;
@@ -259,7 +291,7 @@ internal sealed class TunnelMiddleware
             handshakeTimeout.CancelAfter(_options.HandshakeTimeout);
             try
             {
-                await ssl.AuthenticateAsServerAsync(SelectOptions, destination, handshakeTimeout.Token);
+                await ssl.AuthenticateAsServerAsync(SelectOptions, tunnel, handshakeTimeout.Token);
             }
             catch (Exception ex) when (ex is AuthenticationException or IOException or OperationCanceledException or ConnectionResetException)
             {
@@ -269,10 +301,10 @@ internal sealed class TunnelMiddleware
             }
         }
 
-        _metrics.Tunnel("opened");
+        _metrics.Tunnel(tunnel.Refusal is null ? "opened" : "refused_inside");
         var reader = PipeReader.Create(ssl, new StreamPipeReaderOptions(leaveOpen: true));
         var writer = PipeWriter.Create(ssl, new StreamPipeWriterOptions(leaveOpen: true));
-        connection.Features.Set(new TunnelFeature(destination));
+        connection.Features.Set(tunnel);
         connection.Transport = new DuplexPipe(reader, writer);
         try
         {
@@ -288,14 +320,15 @@ internal sealed class TunnelMiddleware
 
     private ValueTask<SslServerAuthenticationOptions> SelectOptions(SslStream stream, SslClientHelloInfo hello, object? state, CancellationToken cancellationToken)
     {
-        var destination = (Destination)state!;
+        var tunnel = (TunnelFeature)state!;
+        var destination = tunnel.Destination;
 
         // The certificate names what the homeserver will check: the name it sent as SNI when the tunnel
         // may serve it (delegation), otherwise the host it asked to CONNECT to.
         var name = !string.IsNullOrEmpty(hello.ServerName) && destination.Serves(hello.ServerName) ? hello.ServerName.ToLowerInvariant() : destination.Host;
         return ValueTask.FromResult(new SslServerAuthenticationOptions
         {
-            ServerCertificateContext = _certificates.Get(name),
+            ServerCertificateContext = tunnel.Refusal is null ? _certificates.Get(name) : _unlistedCertificates.Get(destination.Host),
             ApplicationProtocols = s_http11,
             ClientCertificateRequired = false,
             EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,

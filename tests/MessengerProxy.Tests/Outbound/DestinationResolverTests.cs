@@ -116,6 +116,37 @@ public sealed class DestinationResolverTests
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await Resolver().ResolveAsync("a.invalid", cancelled.Token));
     }
 
+    [Theory]
+    [InlineData("10.0.0.1", "Forbidden")]
+    [InlineData("fd00::1", "Forbidden")]
+    [InlineData("localhost", "Forbidden")]
+    [InlineData("Admin.LOCALHOST", "Forbidden")]
+    [InlineData("internal.example", "Forbidden")]
+    [InlineData("mixed.example", "None")]
+    [InlineData("8.8.8.8", "None")]
+    [InlineData("2001:4860::8888", "None")]
+    public void JudgeWithoutDns_LiteralsFixedAddressesAndLocalhost_JudgedByTheAddressRules(string host, string expected)
+    {
+        var resolver = Resolver(hostAddresses: new() { ["internal.example"] = "10.1.2.3", ["mixed.example"] = "10.0.0.1, 8.8.8.8" });
+
+        Assert.Equal(expected, resolver.JudgeWithoutDns(host).ToString());
+    }
+
+    [Fact]
+    public void JudgeWithoutDns_LocalhostWithLoopbackAllowed_IsAllowed()
+    {
+        Assert.Equal(ResolveFailure.None, Resolver(allowedNetworks: ["127.0.0.0/8"]).JudgeWithoutDns("localhost"));
+    }
+
+    [Theory]
+    [InlineData("remote.example")]
+    [InlineData("localhost.example")]
+    [InlineData("a.invalid")]
+    public void JudgeWithoutDns_NameOnlyDnsKnows_IsNull(string host)
+    {
+        Assert.Null(Resolver().JudgeWithoutDns(host));
+    }
+
     private static DestinationResolver Resolver(Dictionary<string, string>? hostAddresses = null, List<string>? allowedNetworks = null)
     {
         var options = new OutboundOptions

@@ -18,6 +18,7 @@ public sealed class LeafCertificateCacheTests : IDisposable
     private readonly CaFiles _files = new();
     private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
     private readonly CertificateAuthority _authority;
+    private readonly (string Certificate, string Key) _caPaths;
     private readonly ManualTimeProvider _time = new(s_start);
 
     public LeafCertificateCacheTests()
@@ -25,6 +26,7 @@ public sealed class LeafCertificateCacheTests : IDisposable
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         using var ca = CaFiles.CreateEcCa(key, s_start.AddYears(-1), s_start.AddYears(1));
         var (certificatePath, keyPath) = _files.Write(ca, key.ExportPkcs8PrivateKeyPem());
+        _caPaths = (certificatePath, keyPath);
         _authority = CertificateAuthority.Load(certificatePath, keyPath, s_start);
     }
 
@@ -184,6 +186,21 @@ public sealed class LeafCertificateCacheTests : IDisposable
         cache.Get("a.example");
 
         Assert.Equal(3, minted);
+    }
+
+    [Fact]
+    public void Prefetch_MintFails_NeitherEndsTheProcessNorStaysCached()
+    {
+        var authority = CertificateAuthority.Load(_caPaths.Certificate, _caPaths.Key, s_start);
+        using var cache = new LeafCertificateCache(authority, Options.Create(new OutboundOptions { LeafValidity = s_validity }), _time,
+            new OutboundMetrics(_services.GetRequiredService<IMeterFactory>()));
+        authority.Dispose();
+
+        // The background mint fails (a disposed CA, as at shutdown); the handshake's Get reports it, once.
+        Assert.True(cache.Prefetch("broken.example"));
+        Assert.ThrowsAny<Exception>(() => cache.Get("broken.example"));
+
+        Assert.Equal(0, cache.Count);
     }
 
     private LeafCertificateCache Cache(int capacity = 100)

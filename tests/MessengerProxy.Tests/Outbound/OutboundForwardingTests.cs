@@ -137,32 +137,6 @@ public sealed class OutboundForwardingTests(OutboundFixture fixture) : IClassFix
     }
 
     [Fact]
-    public async Task WellKnownDelegation_LearnedFromAnswer_OpensDelegatedHost()
-    {
-        // Before the homeserver has read deleg-src.test's well-known, its delegated host is just an unlisted host.
-        var before = await RawHttp.SendAsync(fixture.ProxyPort, $"CONNECT deleg-target.test:{fixture.RemotePort} HTTP/1.1\r\nHost: deleg-target.test\r\n\r\n");
-        Assert.Equal(403, before.StatusCode);
-
-        var (_, exit, stdout, stderr) = await fixture.CurlAsync(fixture.RemoteUrl("/.well-known/matrix/server", "deleg-src.test").Replace($":{fixture.RemotePort}", ":" + fixture.RemotePort));
-        Assert.True(exit == 0, stderr);
-        Assert.Contains("deleg-target.test", stdout);
-
-        // Now requests for deleg-src.test may travel to deleg-target.test, and only those.
-        var (id, exit2, stdout2, stderr2) = await fixture.CurlAsync("--write-out", "\n%{http_code}",
-            "-H", "Authorization: " + OutboundFixture.XMatrix("deleg-src.test"),
-            fixture.RemoteUrl("/_matrix/federation/v1/query/profile?user_id=%40a%3Adeleg-src.test", "deleg-target.test"));
-        Assert.True(exit2 == 0, stderr2);
-        Assert.EndsWith("\n200", stdout2);
-        Assert.Single(fixture.Remote.WithTestId(id));
-
-        var (id3, _, stdout3, _) = await fixture.CurlAsync("--write-out", "\n%{http_code}",
-            "-H", "Authorization: " + OutboundFixture.XMatrix("other.test"),
-            fixture.RemoteUrl("/_matrix/federation/v1/query/profile?user_id=%40a%3Aother.test", "deleg-target.test"));
-        Assert.EndsWith("\n403", stdout3);
-        Assert.Empty(fixture.Remote.WithTestId(id3));
-    }
-
-    [Fact]
     public async Task LegacyMedia_ForTheTunnelHost_IsForwarded()
     {
         var (id, _, stdout, _) = await fixture.CurlAsync("--write-out", "\n%{http_code}", fixture.RemoteUrl("/_matrix/media/v3/download/remote.test/abcDEF"));

@@ -2,7 +2,10 @@ using MessengerProxy.Tests.TestKit;
 
 namespace MessengerProxy.Tests.Outbound;
 
-/// <summary>The outbound proxy's metrics and readiness on the health port (a proxy of its own, so counts are exact).</summary>
+/// <summary>
+/// The outbound proxy's metrics and readiness on the health port (a proxy of its own, so counts are exact).
+/// Readable refusals are counted in <see cref="OutboundUnlistedMetricsTests"/>.
+/// </summary>
 public sealed class OutboundObservabilityTests(OutboundObservabilityTests.Fixture fixture) : IClassFixture<OutboundObservabilityTests.Fixture>
 {
     [Fact]
@@ -33,5 +36,6 @@ public sealed class OutboundObservabilityTests(OutboundObservabilityTests.Fixtur
         Assert.Contains("\"outbound-ca\":{\"status\":\"UP\",\"description\":\"the proxy CA is valid until", response.BodyText);
     }
 
-    public sealed class Fixture : OutboundFixture;
+    // Counts a CONNECT refused before TLS, which only the option-off set-up still does for an unlisted host.
+    public sealed class Fixture : OutboundFixture.RefusingUnlistedAtConnect;
 }

@@ -173,6 +173,7 @@ public sealed class OutboundOptionsValidatorTests : IDisposable
     [InlineData(nameof(OutboundOptions.UpstreamConnectTimeout))]
     [InlineData(nameof(OutboundOptions.UpstreamTimeout))]
     [InlineData(nameof(OutboundOptions.DelegationLifetime))]
+    [InlineData(nameof(OutboundOptions.UnlistedCertificateMintPeriod))]
     public void Validate_NegativeOrZeroTimeSpan_NamesTheKey(string key)
     {
         foreach (var value in new[] { TimeSpan.FromSeconds(-1), TimeSpan.Zero })
@@ -199,6 +200,8 @@ public sealed class OutboundOptionsValidatorTests : IDisposable
     [InlineData(nameof(OutboundOptions.MaxCachedCertificates))]
     [InlineData(nameof(OutboundOptions.MaxRequestHeadBytes))]
     [InlineData(nameof(OutboundOptions.MaxConnections))]
+    [InlineData(nameof(OutboundOptions.UnlistedCertificateMints))]
+    [InlineData(nameof(OutboundOptions.MaxCachedUnlistedCertificates))]
     public void Validate_ZeroLimit_NamesTheKey(string key)
     {
         var options = Valid();

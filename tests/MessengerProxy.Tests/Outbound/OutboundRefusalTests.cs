@@ -6,31 +6,13 @@ using MessengerProxy.Tests.TestKit;
 namespace MessengerProxy.Tests.Outbound;
 
 /// <summary>
-/// What the outbound proxy refuses, and that a refused request never reaches a remote server: hosts outside
-/// the federation list, ports, paths and methods outside the server-server allowlist, X-Matrix mismatches,
-/// untrusted remote certificates, malformed CONNECT requests, stalled clients.
+/// What the outbound proxy refuses, and that a refused request never reaches a remote server: ports, paths
+/// and methods outside the server-server allowlist, X-Matrix mismatches, untrusted remote certificates,
+/// malformed CONNECT requests, stalled clients. Hosts outside the federation list: <see cref="OutboundUnlistedInsideTunnelTests"/>
+/// (refused inside the tunnel, the default) and <see cref="OutboundRefusalAtConnectTests"/> (at the CONNECT).
 /// </summary>
 public sealed class OutboundRefusalTests(OutboundFixture fixture) : IClassFixture<OutboundFixture>
 {
-    [Fact]
-    public async Task Connect_HostNotInFederationList_403BeforeTls()
-    {
-        var response = await RawHttp.SendAsync(fixture.ProxyPort, $"CONNECT unlisted.test:{fixture.RemotePort} HTTP/1.1\r\nHost: unlisted.test\r\n\r\n");
-
-        AssertMatrixError(response, 403, "M_FORBIDDEN", "unlisted.test is not part of the federation");
-        Assert.Equal("close", response.Header("Connection"));
-    }
-
-    [Fact]
-    public async Task Curl_HostNotInFederationList_FailsAtConnectAndSendsNothing()
-    {
-        var (id, exit, _, stderr) = await fixture.CurlAsync(fixture.RemoteUrl("/_matrix/federation/v1/version", "unlisted.test"));
-
-        Assert.NotEqual(0, exit);
-        Assert.Contains("403", stderr);
-        Assert.Empty(fixture.Remote.WithTestId(id));
-    }
-
     [Theory]
     [InlineData(22)]
     [InlineData(80)]
@@ -232,25 +214,6 @@ public sealed class OutboundRefusalTests(OutboundFixture fixture) : IClassFixtur
         using var body = JsonDocument.Parse(response.Body);
         Assert.StartsWith("M_", body.RootElement.GetProperty("errcode").GetString());
         Assert.Contains(message, body.RootElement.GetProperty("error").GetString());
-    }
-
-    [Fact]
-    public async Task GarbageBytes_AnsweredOrClosed_AndListenerKeepsWorking()
-    {
-        using (var client = new TcpClient())
-        {
-            await client.ConnectAsync("127.0.0.1", fixture.ProxyPort, TestContext.Current.CancellationToken);
-            var stream = client.GetStream();
-            await stream.WriteAsync(new byte[] { 0x16, 0x03, 0x01, 0x00, 0x05, 0xff, 0x00, 0x0d, 0x0a, 0x0d, 0x0a }, TestContext.Current.CancellationToken);
-            var buffer = new byte[4096];
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-            timeout.CancelAfter(TimeSpan.FromSeconds(30));
-            var read = await stream.ReadAsync(buffer, timeout.Token);
-            Assert.True(read == 0 || Encoding.ASCII.GetString(buffer, 0, read).StartsWith("HTTP/1.1 400", StringComparison.Ordinal));
-        }
-
-        var after = await RawHttp.SendAsync(fixture.ProxyPort, $"CONNECT unlisted.test:{fixture.RemotePort} HTTP/1.1\r\n\r\n");
-        Assert.Equal(403, after.StatusCode);
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using System.Net.Security;
 using System.Net.Sockets;
 using System.Text;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
 
 namespace MessengerProxy.Tests.TestKit;
 
@@ -15,6 +16,8 @@ namespace MessengerProxy.Tests.TestKit;
 /// answer every request with 101 Switching Protocols: <c>switch.test</c> (listed) and <c>switch-extra.test</c>
 /// (an extra host) over TLS, <c>switch-push.test</c> (a <c>host:port</c> extra host) over plain HTTP.
 /// <c>deleg-src.test</c> is configured to delegate to <c>other.test</c>, a listed host in its own right.
+/// <c>unresolvable.test</c> is listed but has no fixed address (so the proxy asks DNS, which knows no such
+/// name); <c>intranet.test</c> is unlisted and fixed to an internal address. Every log line is in <see cref="Logs"/>.
 /// </summary>
 public class OutboundFixture : IAsyncLifetime
 {
@@ -54,6 +57,8 @@ public class OutboundFixture : IAsyncLifetime
 
     public FakeRegistrationService Registration { get; private set; } = null!;
 
+    public LogCapture Logs { get; } = new();
+
     public ProxyHost Proxy { get; private set; } = null!;
 
     public int RemotePort => Remote.BaseUri.Port;
@@ -85,7 +90,7 @@ public class OutboundFixture : IAsyncLifetime
         Push = await RecordingUpstream.StartAsync();
         Switching = SwitchingUpstream.Start(RemoteCa.IssueServer("switch.test", "switch-extra.test"));
         SwitchingPlain = SwitchingUpstream.Start();
-        Registration = await FakeRegistrationService.StartAsync("remote.test", "deleg-src.test", "other.test", "rogue.test", "nocert.test", "switch.test");
+        Registration = await FakeRegistrationService.StartAsync("remote.test", "deleg-src.test", "other.test", "rogue.test", "nocert.test", "switch.test", "unresolvable.test");
 
         var settings = new List<string>
         {
@@ -103,6 +108,7 @@ public class OutboundFixture : IAsyncLifetime
             "Outbound:ExtraHosts:1=sso.test",
             "Outbound:ExtraHosts:2=switch-extra.test",
             $"Outbound:ExtraHosts:3=switch-push.test:{SwitchingPlainPort}",
+            "Outbound:HostAddresses:intranet.test=10.1.2.3",
             "Outbound:Delegations:deleg-src.test=other.test",
             "Outbound:MaxRequestBodyBytes=65536",
             "Outbound:HandshakeTimeout=00:00:02",
@@ -116,7 +122,7 @@ public class OutboundFixture : IAsyncLifetime
         }
 
         settings.AddRange(ExtraSettings);
-        Proxy = await ProxyHost.StartAsync(Push.BaseUri.ToString().TrimEnd('/'), settings.ToArray());
+        Proxy = await ProxyHost.StartAsync(Push.BaseUri.ToString().TrimEnd('/'), builder => builder.Logging.AddProvider(Logs), settings.ToArray());
     }
 
     public async ValueTask DisposeAsync()
@@ -249,6 +255,24 @@ public class OutboundFixture : IAsyncLifetime
         public const string Password = "s3cret: with colon";
 
         protected override IEnumerable<string> ExtraSettings => [$"Outbound:ProxyUser={User}", $"Outbound:ProxyPassword={Password}"];
+    }
+
+    /// <summary>The same set-up with hosts outside the federation refused at the CONNECT, as before readable refusals.</summary>
+    public class RefusingUnlistedAtConnect : OutboundFixture
+    {
+        protected override IEnumerable<string> ExtraSettings => ["Outbound:RefuseUnlistedInsideTunnel=false"];
+    }
+
+    /// <summary>The same set-up with a budget of two certificates a day for hosts outside the federation.</summary>
+    public sealed class WithSmallUnlistedBudget : OutboundFixture
+    {
+        protected override IEnumerable<string> ExtraSettings => ["Outbound:UnlistedCertificateMints=2", "Outbound:UnlistedCertificateMintPeriod=1.00:00:00"];
+    }
+
+    /// <summary>The same set-up with the registration service unreachable and no saved list: federation is suspended.</summary>
+    public sealed class WithoutFederationList : OutboundFixture
+    {
+        protected override IEnumerable<string> ExtraSettings => ["Federation:RegistrationServiceUrl=http://127.0.0.1:1"];
     }
 
     /// <summary>The same set-up with TLS of extra hosts intercepted as well.</summary>
