@@ -76,7 +76,7 @@ public sealed class InboundListenersTests(InboundListenersTests.Fixture fixture)
     {
         var id = Guid.NewGuid().ToString("N");
 
-        var (status, _) = await fixture.CurlFederationAsync(method, target, id, body, "-H", XMatrix.TrimEnd());
+        var (status, _, _) = await fixture.CurlFederationAsync(method, target, id, body, "-H", XMatrix.TrimEnd());
 
         Assert.Equal(200, status);
         var seen = fixture.Upstream.Single(id);
@@ -87,8 +87,8 @@ public sealed class InboundListenersTests(InboundListenersTests.Fixture fixture)
     [Fact]
     public async Task FederationListener_AnswersWellKnownServer_AndPreflightOfItsOwnEndpoints()
     {
-        var (status, body) = await fixture.CurlFederationAsync("GET", "/.well-known/matrix/server", Guid.NewGuid().ToString("N"));
-        var (preflight, _) = await fixture.CurlFederationAsync("OPTIONS", "/_matrix/federation/v1/version", Guid.NewGuid().ToString("N"), "",
+        var (status, body, _) = await fixture.CurlFederationAsync("GET", "/.well-known/matrix/server", Guid.NewGuid().ToString("N"));
+        var (preflight, _, _) = await fixture.CurlFederationAsync("OPTIONS", "/_matrix/federation/v1/version", Guid.NewGuid().ToString("N"), "",
             "-H", "Origin: https://app.example", "-H", "Access-Control-Request-Method: GET");
 
         Assert.Equal(200, status);
@@ -111,10 +111,27 @@ public sealed class InboundListenersTests(InboundListenersTests.Fixture fixture)
     {
         var id = Guid.NewGuid().ToString("N");
 
-        var (status, text) = await fixture.CurlFederationAsync(method, target, id, body, "-H", "Authorization: Bearer t");
+        var (status, text, _) = await fixture.CurlFederationAsync(method, target, id, body, "-H", "Authorization: Bearer t");
 
         AssertUnrecognized(status, text);
         Assert.Empty(fixture.Upstream.HeadsWithTestId(id));
+    }
+
+    [Fact]
+    public async Task FederationListener_OverHttp2_ServesFederation_RefusesClients()
+    {
+        var federation = Guid.NewGuid().ToString("N");
+        var client = Guid.NewGuid().ToString("N");
+
+        var (served, _, version) = await fixture.CurlFederationAsync("GET", "/_matrix/federation/v1/version", federation, "", "--http2");
+        var (refused, text, refusedVersion) = await fixture.CurlFederationAsync("GET", "/_matrix/client/v3/account/whoami", client, "", "--http2", "-H", "Authorization: Bearer t");
+
+        Assert.Equal(200, served);
+        Assert.Equal("2", version);
+        Assert.Equal("2", refusedVersion);
+        Assert.Equal("/_matrix/federation/v1/version", fixture.Upstream.Single(federation).RawTarget);
+        AssertUnrecognized(refused, text);
+        Assert.Empty(fixture.Upstream.HeadsWithTestId(client));
     }
 
     [Fact]
@@ -137,8 +154,8 @@ public sealed class InboundListenersTests(InboundListenersTests.Fixture fixture)
     }
 
     [Theory]
-    [InlineData("/_matrix/federation/v1/openid/userinfo?access_token=coap")]
-    [InlineData("/_matrix/key/v2/query/coap.example.org")]
+    [InlineData("/_matrix/federation/v1/openid/userinfo?access_token=coapfed")]
+    [InlineData("/_matrix/key/v2/query/coapfed.example.org")]
     public async Task FrontDoor_CountsAsAClientListener_RefusesFederation(string path)
     {
         using var client = new CoapTestClient(fixture.FrontDoor);
@@ -146,7 +163,7 @@ public sealed class InboundListenersTests(InboundListenersTests.Fixture fixture)
         var response = await client.RequestAsync(client.Request(1, path));
 
         Assert.Equal("4.04", CoapMessage.FormatCode(response.Code));
-        Assert.DoesNotContain(fixture.Upstream.Requests, r => r.RawTarget.Contains("coap", StringComparison.Ordinal));
+        Assert.DoesNotContain(fixture.Upstream.Requests, r => r.RawTarget.Contains("coapfed", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -364,14 +381,14 @@ public sealed class InboundListenersTests(InboundListenersTests.Fixture fixture)
 
         public async Task<string> MetricsAsync() => (await RawHttp.SendAsync(Proxy.HealthPort, RawHttp.Request("GET", "/metrics"))).BodyText;
 
-        /// <summary>curl over TLS to the federation listener, trusting the test CA only; returns status and body.</summary>
-        public async Task<(int Status, string Body)> CurlFederationAsync(string method, string target, string testId, string body = "", params string[] extra)
+        /// <summary>curl over TLS to the federation listener, trusting the test CA only; returns status, body and HTTP version.</summary>
+        public async Task<(int Status, string Body, string HttpVersion)> CurlFederationAsync(string method, string target, string testId, string body = "", params string[] extra)
         {
             List<string> args =
             [
                 "--cacert", CaPath, "--resolve", $"{FederationHost}:{FederationPort}:127.0.0.1", "--path-as-is",
                 "-X", method, "-H", $"{RecordingUpstream.TestIdHeader}: {testId}", .. extra,
-                "--write-out", "\n%{http_code}",
+                "--write-out", "\n%{http_version} %{http_code}",
             ];
             if (body.Length > 0)
             {
@@ -382,7 +399,8 @@ public sealed class InboundListenersTests(InboundListenersTests.Fixture fixture)
             var (exitCode, stdout, stderr) = await Curl.RunAsync([.. args]);
             Assert.True(exitCode == 0, stderr);
             var newline = stdout.LastIndexOf('\n');
-            return (int.Parse(stdout[(newline + 1)..], System.Globalization.CultureInfo.InvariantCulture), stdout[..newline]);
+            var last = stdout[(newline + 1)..].Split(' ');
+            return (int.Parse(last[1], System.Globalization.CultureInfo.InvariantCulture), stdout[..newline], last[0]);
         }
     }
 }
