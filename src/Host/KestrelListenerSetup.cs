@@ -2,6 +2,7 @@ using System.Security.Cryptography.X509Certificates;
 using MessengerProxy.Host.Configuration;
 using MessengerProxy.Hosting.Listeners;
 using MessengerProxy.Inbound.Configuration;
+using MessengerProxy.Inbound.Pipeline;
 using MessengerProxy.Outbound;
 using MessengerProxy.Outbound.Configuration;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -9,10 +10,11 @@ using Microsoft.Extensions.Options;
 
 namespace MessengerProxy.Host;
 
-/// <summary>Opens one Kestrel listener per front door of the proxy.</summary>
+/// <summary>Opens one Kestrel listener per front door of the proxy, and one per configured inbound listener.</summary>
 internal sealed class KestrelListenerSetup : IConfigureOptions<KestrelServerOptions>
 {
-    public const string Inbound = "Inbound";
+    /// <summary>The inbound listener of the single-listener keys; configured listeners are named <c>Inbound:Listeners:N</c>.</summary>
+    public const string Inbound = InboundListener.SingleListenerName;
     public const string Health = "Health";
     public const string Outbound = "Outbound";
 
@@ -42,19 +44,29 @@ internal sealed class KestrelListenerSetup : IConfigureOptions<KestrelServerOpti
         // The default for every request; the body-size policy raises it per request for media uploads.
         options.Limits.MaxRequestBodySize = inbound.MaxJsonBodyBytes;
 
-        _registry.Listen(options, Inbound, inbound.BindAddress, inbound.Port, listen =>
+        foreach (var listener in InboundListener.All(inbound))
         {
-            if (!string.IsNullOrEmpty(inbound.TlsCertificatePath))
+            var feature = new InboundListenerFeature(listener.Name, listener.Apis);
+            _registry.Listen(options, listener.Name, listener.BindAddress, listener.Port, listen =>
             {
-                var certificate = X509Certificate2.CreateFromPemFile(inbound.TlsCertificatePath, inbound.TlsKeyPath);
-                listen.Protocols = HttpProtocols.Http1AndHttp2;
-                listen.UseHttps(certificate);
-            }
-            else
-            {
-                listen.Protocols = HttpProtocols.Http1;
-            }
-        });
+                // Before TLS, so the pipeline knows the listener's APIs on every connection, whatever its protocol.
+                listen.Use(next => connection =>
+                {
+                    connection.Features.Set(feature);
+                    return next(connection);
+                });
+                if (listener.UsesTls)
+                {
+                    var certificate = X509Certificate2.CreateFromPemFile(listener.TlsCertificatePath!, listener.TlsKeyPath);
+                    listen.Protocols = HttpProtocols.Http1AndHttp2;
+                    listen.UseHttps(certificate);
+                }
+                else
+                {
+                    listen.Protocols = HttpProtocols.Http1;
+                }
+            });
+        }
 
         var outbound = _outbound.Value;
         if (outbound.Enabled)

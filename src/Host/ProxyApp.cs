@@ -5,6 +5,7 @@ using MessengerProxy.Hosting.Listeners;
 using MessengerProxy.Hosting.Metrics;
 using MessengerProxy.Hosting.Startup;
 using MessengerProxy.Inbound;
+using MessengerProxy.Inbound.Pipeline;
 using MessengerProxy.LowBandwidth;
 using MessengerProxy.Outbound;
 using Microsoft.AspNetCore.Builder;
@@ -73,9 +74,9 @@ public static class ProxyApp
         ActuatorEndpoints.Configure(health);
         var healthPipeline = health.Build();
 
-        app.Run(context => ListenerRegistry.NameOf(context) switch
+        // Every inbound listener carries its InboundListenerFeature; the other listeners are told apart by name.
+        app.Run(context => context.Features.Get<InboundListenerFeature>() is not null ? inboundPipeline(context) : ListenerRegistry.NameOf(context) switch
         {
-            KestrelListenerSetup.Inbound => inboundPipeline(context),
             KestrelListenerSetup.Health => healthPipeline(context),
             KestrelListenerSetup.Outbound => outboundPipeline(context),
             _ => NotFound(context),

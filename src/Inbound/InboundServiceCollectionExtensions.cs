@@ -19,7 +19,11 @@ public static class InboundServiceCollectionExtensions
     public static IServiceCollection AddInboundProxy(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddFederationList(configuration);
-        services.AddOptions<InboundOptions>().Bind(configuration.GetSection(InboundOptions.SectionName)).ValidateOnStart();
+        var inbound = configuration.GetSection(InboundOptions.SectionName);
+        services.AddOptions<InboundOptions>().Bind(inbound)
+            .PostConfigure(options => options.ExplicitSingleListenerKeys =
+                InboundOptions.SingleListenerKeys.Where(key => !string.IsNullOrEmpty(inbound[key])).Select(key => $"{InboundOptions.SectionName}:{key}").ToList())
+            .ValidateOnStart();
         services.AddOptions<WellKnownOptions>().Bind(configuration.GetSection(WellKnownOptions.SectionName)).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<InboundOptions>, InboundOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WellKnownOptions>, WellKnownOptionsValidator>());
@@ -32,6 +36,7 @@ public static class InboundServiceCollectionExtensions
         services.AddSingleton<VersionsRewriter>();
         services.AddSingleton<UpstreamForwarder>();
         services.AddSingleton<WellKnownHandler>();
+        services.AddHostedService<WellKnownStartupCheck>();
         services.AddSingleton<InboundRequestHandler>();
 
         // Their order is InboundPolicies'.

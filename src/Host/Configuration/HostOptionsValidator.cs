@@ -33,7 +33,8 @@ internal sealed class HealthOptionsValidator : IValidateOptions<HealthOptions>
             errors.Add($"{S}:ProbeTimeout must be positive (got {options.ProbeTimeout})");
         }
 
-        var ports = new List<(string Key, int Port)> { ($"{S}:Port", options.Port), ($"{InboundOptions.SectionName}:Port", _inbound.Value.Port) };
+        var ports = new List<(string Key, int Port)> { ($"{S}:Port", options.Port) };
+        ports.AddRange(InboundListener.All(_inbound.Value).Select(l => (l.Key("Port"), l.Port)));
         if (_outbound.Value.Enabled)
         {
             ports.Add(($"{OutboundOptions.SectionName}:Port", _outbound.Value.Port));

@@ -49,4 +49,18 @@ public sealed class InboundOptions
 
     /// <summary>PEM private key belonging to <see cref="TlsCertificatePath"/>.</summary>
     public string? TlsKeyPath { get; set; }
+
+    /// <summary>
+    /// Several listeners, each with its own port, bind address, TLS and APIs (client, federation or both).
+    /// When set, <see cref="Port"/>, <see cref="BindAddress"/> and the TLS keys above must not be.
+    /// </summary>
+    public List<InboundListenerOptions> Listeners { get; set; } = [];
+
+    /// <summary>
+    /// Which of the single-listener keys (<c>Inbound:Port</c>, <c>BindAddress</c>, <c>TlsCertificatePath</c>,
+    /// <c>TlsKeyPath</c>) configuration sets explicitly; binding alone cannot tell a default from a value.
+    /// </summary>
+    internal IReadOnlyList<string> ExplicitSingleListenerKeys { get; set; } = [];
+
+    internal static readonly string[] SingleListenerKeys = [nameof(Port), nameof(BindAddress), nameof(TlsCertificatePath), nameof(TlsKeyPath)];
 }

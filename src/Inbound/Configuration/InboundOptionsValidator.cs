@@ -27,8 +27,7 @@ internal sealed class InboundOptionsValidator : IValidateOptions<InboundOptions>
             errors.Add($"{S}:PublicBaseUrl {whyPublic} (got '{options.PublicBaseUrl}')");
         }
 
-        ListenerAddresses.CheckPort(errors, $"{S}:Port", options.Port);
-        ListenerAddresses.Check(errors, $"{S}:BindAddress", options.BindAddress);
+        CheckListeners(errors, options);
 
         for (var i = 0; i < options.TrustedProxies.Count; i++)
         {
@@ -60,19 +59,69 @@ internal sealed class InboundOptionsValidator : IValidateOptions<InboundOptions>
 
         InboundEndpoints.TryBuildTable(options, errors);
 
-        var hasCert = !string.IsNullOrEmpty(options.TlsCertificatePath);
-        var hasKey = !string.IsNullOrEmpty(options.TlsKeyPath);
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    /// <summary>
+    /// The single-listener keys or <c>Inbound:Listeners</c>, never both (which one would win is not obvious);
+    /// then each listener's port, address, TLS files and APIs. Clashing ports are the health validator's,
+    /// which sees every listener of the process.
+    /// </summary>
+    private static void CheckListeners(List<string> errors, InboundOptions options)
+    {
+        const string S = InboundOptions.SectionName;
+        if (options.Listeners.Count > 0 && options.ExplicitSingleListenerKeys.Count > 0)
+        {
+            errors.Add($"{string.Join(", ", options.ExplicitSingleListenerKeys)} cannot be combined with {S}:Listeners: "
+                + $"configure either one listener with {S}:Port, {S}:BindAddress, {S}:TlsCertificatePath and {S}:TlsKeyPath, "
+                + $"or every listener under {S}:Listeners:N");
+            return;
+        }
+
+        for (var i = 0; i < options.Listeners.Count; i++)
+        {
+            var key = $"{S}:{nameof(InboundOptions.Listeners)}:{i}";
+            var listener = options.Listeners[i];
+            if (listener.Port is not { } port)
+            {
+                errors.Add($"{key}:Port is required");
+            }
+            else
+            {
+                ListenerAddresses.CheckPort(errors, $"{key}:Port", port);
+            }
+
+            ListenerAddresses.Check(errors, $"{key}:BindAddress", listener.BindAddress);
+            CheckTls(errors, key, listener.TlsCertificatePath, listener.TlsKeyPath);
+            if (!InboundListener.TryParseApis(listener.Apis, out _, out var unknown))
+            {
+                errors.Add(unknown is null
+                    ? $"{key}:Apis must be 'client', 'federation' or both, comma-separated (got '{listener.Apis}')"
+                    : $"{key}:Apis must be 'client', 'federation' or both, comma-separated (got '{listener.Apis}': '{unknown}' is unknown)");
+            }
+        }
+
+        if (options.Listeners.Count == 0)
+        {
+            ListenerAddresses.CheckPort(errors, $"{S}:Port", options.Port);
+            ListenerAddresses.Check(errors, $"{S}:BindAddress", options.BindAddress);
+            CheckTls(errors, S, options.TlsCertificatePath, options.TlsKeyPath);
+        }
+    }
+
+    private static void CheckTls(List<string> errors, string key, string? certificatePath, string? keyPath)
+    {
+        var hasCert = !string.IsNullOrEmpty(certificatePath);
+        var hasKey = !string.IsNullOrEmpty(keyPath);
         if (hasCert != hasKey)
         {
-            errors.Add($"{S}:TlsCertificatePath and {S}:TlsKeyPath must be set together");
+            errors.Add($"{key}:TlsCertificatePath and {key}:TlsKeyPath must be set together");
         }
         else if (hasCert)
         {
-            ConfigurationChecks.CheckFileExists(errors, $"{S}:TlsCertificatePath", options.TlsCertificatePath!);
-            ConfigurationChecks.CheckFileExists(errors, $"{S}:TlsKeyPath", options.TlsKeyPath!);
+            ConfigurationChecks.CheckFileExists(errors, $"{key}:TlsCertificatePath", certificatePath!);
+            ConfigurationChecks.CheckFileExists(errors, $"{key}:TlsKeyPath", keyPath!);
         }
-
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }
 

@@ -30,6 +30,7 @@ internal sealed class InboundMetrics
     private readonly Counter<long> _requests;
     private readonly Histogram<double> _duration;
     private readonly Counter<long> _upstreamErrors;
+    private readonly Counter<long> _wrongListener;
 
     public InboundMetrics(IMeterFactory meterFactory)
     {
@@ -37,6 +38,8 @@ internal sealed class InboundMetrics
         _requests = meter.CreateCounter<long>("requests_total", description: "Requests handled by the inbound proxy, by endpoint family, outcome and status class.");
         _duration = meter.CreateHistogram<double>("request_duration_seconds", unit: "s", description: "Time from request start to the end of the response, by endpoint family and outcome.");
         _upstreamErrors = meter.CreateCounter<long>("upstream_errors_total", description: "Failures talking to the homeserver, by kind.");
+        _wrongListener = meter.CreateCounter<long>("listener_refusals_total",
+            description: "Requests refused because their endpoint's API is not served on the listener they arrived on, by the listener's APIs and the endpoint family.");
     }
 
     public void RequestCompleted(string family, RequestOutcome outcome, int statusCode, double seconds)
@@ -50,6 +53,11 @@ internal sealed class InboundMetrics
             new KeyValuePair<string, object?>("family", family),
             new KeyValuePair<string, object?>("outcome", outcomeLabel));
     }
+
+    /// <summary>Also counted in <c>requests_total</c> as an unmatched rejection.</summary>
+    public void WrongListener(string listenerApis, string family) => _wrongListener.Add(1,
+        new KeyValuePair<string, object?>("listener", listenerApis),
+        new KeyValuePair<string, object?>("family", family));
 
     public void UpstreamError(string kind) => _upstreamErrors.Add(1, new KeyValuePair<string, object?>("kind", kind));
 

@@ -25,4 +25,7 @@ internal static partial class Log
 
     [LoggerMessage(6, LogLevel.Debug, "Client aborted {Method} {Endpoint}: {ForwarderError}", EventName = "ClientAborted")]
     public static partial void ClientAborted(ILogger logger, string method, string endpoint, string forwarderError);
+
+    [LoggerMessage(7, LogLevel.Warning, "WellKnown:Server '{Server}' names no port: other servers then look up DNS SRV records for it and otherwise connect to port 8448; give the port explicitly, e.g. '{Suggestion}'", EventName = "WellKnownServerWithoutPort")]
+    public static partial void WellKnownServerWithoutPort(ILogger logger, string server, string suggestion);
 }

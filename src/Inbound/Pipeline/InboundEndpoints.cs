@@ -7,16 +7,30 @@ namespace MessengerProxy.Inbound.Pipeline;
 /// <summary>The inbound allowlist: the Matrix v1.11 table with the operator's additions and denials applied.</summary>
 public sealed class InboundEndpoints
 {
+    // Indexed by ListenerApis: a listener matches against the rows it serves only, so a path of another
+    // listener's API is unknown there (404, no Allow header, no preflight), like any path outside the table.
+    private readonly EndpointMatcher[] _matchers;
+
     public InboundEndpoints(IOptions<InboundOptions> options)
     {
         var errors = new List<string>();
         var table = TryBuildTable(options.Value, errors)
             ?? throw new OptionsValidationException(InboundOptions.SectionName, typeof(InboundOptions), errors);
-        Matcher = new EndpointMatcher(table);
+        _matchers = new EndpointMatcher[(int)ListenerApis.All + 1];
+        for (var apis = ListenerApis.None; apis <= ListenerApis.All; apis++)
+        {
+            var served = apis;
+            _matchers[(int)apis] = apis == ListenerApis.All ? new EndpointMatcher(table) : new EndpointMatcher(table.Where(e => (e.Traits.ServedOn & served) != 0));
+        }
+
         LogPath = new LogPath(table);
     }
 
-    public EndpointMatcher Matcher { get; }
+    /// <summary>The whole table, whatever listener a request came from.</summary>
+    public EndpointMatcher Matcher => _matchers[(int)ListenerApis.All];
+
+    /// <summary>The rows a listener serving <paramref name="apis"/> answers.</summary>
+    public EndpointMatcher MatcherFor(ListenerApis apis) => _matchers[(int)(apis & ListenerApis.All)];
 
     /// <summary>How refused paths are written to the log without the identifiers they may hold.</summary>
     public LogPath LogPath { get; }

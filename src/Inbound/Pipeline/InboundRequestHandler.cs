@@ -1,5 +1,6 @@
 using MessengerProxy.Hosting.Http;
 using System.Diagnostics;
+using MessengerProxy.Inbound.Configuration;
 using MessengerProxy.Inbound.Diagnostics;
 using MessengerProxy.Inbound.Forwarding;
 using MessengerProxy.Inbound.WellKnown;
@@ -20,7 +21,7 @@ internal sealed class InboundRequestHandler
     private static readonly string[] s_familyLabels =
         Enum.GetValues<EndpointFamily>().Select(f => f.ToString().ToLowerInvariant()).ToArray();
 
-    private readonly EndpointMatcher _matcher;
+    private readonly InboundEndpoints _endpoints;
     private readonly LogPath _logPath;
     private readonly IInboundPolicy[] _policies;
     private readonly WellKnownHandler _wellKnown;
@@ -36,7 +37,7 @@ internal sealed class InboundRequestHandler
         InboundMetrics metrics,
         ILogger<InboundRequestHandler> logger)
     {
-        _matcher = endpoints.Matcher;
+        _endpoints = endpoints;
         _logPath = endpoints.LogPath;
         _policies = policies.InOrder;
         _wellKnown = wellKnown;
@@ -109,9 +110,22 @@ internal sealed class InboundRequestHandler
             return null;
         }
 
-        var match = _matcher.Match(method, target.Path);
+        // Each listener matches against the rows of its own APIs only: another API's path is unknown there.
+        var listener = context.Features.Get<InboundListenerFeature>();
+        var apis = listener?.Apis ?? ListenerApis.None;
+        var match = _endpoints.MatcherFor(apis).Match(method, target.Path);
         switch (match.Status)
         {
+            case EndpointMatchStatus.NotFound or EndpointMatchStatus.MethodNotAllowed when apis != ListenerApis.All
+                && _endpoints.Matcher.Match("OPTIONS", target.Path) is { Status: EndpointMatchStatus.Preflight, Endpoint: { } elsewhere }:
+                // Answered exactly like a path outside the table, so the listener does not tell what else exists.
+                var family = s_familyLabels[(int)elsewhere.Family];
+                var apisLabel = listener?.ApisLabel ?? InboundListener.Label(apis);
+                _metrics.WrongListener(apisLabel, family);
+                await RejectAsync(context, method, $"{family} endpoint not served on {listener?.Name ?? "an untagged connection"} ({apisLabel})",
+                    MatrixError.UnknownEndpoint, path: target.Path);
+                return null;
+
             case EndpointMatchStatus.NotFound:
                 await RejectAsync(context, method, "not in the allowlist", MatrixError.UnknownEndpoint, path: target.Path);
                 return null;

@@ -1,5 +1,7 @@
 using System.Net;
+using MessengerProxy.Inbound.Pipeline;
 using MessengerProxy.LowBandwidth.Configuration;
+using MessengerProxy.Policy.Endpoints;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
@@ -19,6 +21,9 @@ internal sealed record HttpResult(int StatusCode, string? ContentType, byte[] Bo
 /// </summary>
 internal sealed class InboundBridge
 {
+    // MSC3079 is a client-server transport: the front door is a client listener, federation is not served over it.
+    private static readonly InboundListenerFeature s_listener = new("LowBandwidth", ListenerApis.Client);
+
     private readonly LowBandwidthOptions _options;
     private RequestDelegate? _pipeline;
 
@@ -63,6 +68,7 @@ internal sealed class InboundBridge
         var features = new FeatureCollection();
         features.Set<IHttpRequestFeature>(request);
         features.Set<IHttpRequestBodyDetectionFeature>(new BodyDetection(call.Body.Length > 0));
+        features.Set(s_listener);
         features.Set<IHttpResponseFeature>(response);
         features.Set<IHttpResponseBodyFeature>(new StreamResponseBodyFeature(responseBody));
         features.Set<IHttpConnectionFeature>(new HttpConnectionFeature

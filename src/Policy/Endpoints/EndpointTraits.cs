@@ -80,12 +80,16 @@ public sealed class EndpointTraits
         [("PUT", "/_matrix/client/v3/sendToDevice/{eventType}/{txnId}")] = BodyServerReferences.SendToDevice,
     };
 
-    private EndpointTraits(IReadOnlyList<ServerParameter> serverParameters, BodyServerReferences bodyServers, bool bufferBody)
+    private EndpointTraits(IReadOnlyList<ServerParameter> serverParameters, BodyServerReferences bodyServers, bool bufferBody, ListenerApis servedOn)
     {
         ServerParameters = serverParameters;
         BodyServers = bodyServers;
         BufferBody = bufferBody;
+        ServedOn = servedOn;
     }
+
+    /// <summary>Which kinds of listener answer this endpoint; a listener serving none of them treats it as unknown.</summary>
+    public ListenerApis ServedOn { get; }
 
     /// <summary>Path and query parameters whose server must be federated.</summary>
     public IReadOnlyList<ServerParameter> ServerParameters { get; }
@@ -131,6 +135,21 @@ public sealed class EndpointTraits
             bodyServers = s_bodyServerReferences.GetValueOrDefault((endpoint.Method, endpoint.Template.Text));
         }
 
-        return new EndpointTraits(serverParameters, bodyServers, bufferBody: endpoint.Body != RequestBodyKind.Binary);
+        return new EndpointTraits(serverParameters, bodyServers, bufferBody: endpoint.Body != RequestBodyKind.Binary, ServedOnOf(endpoint));
     }
+
+    private static ListenerApis ServedOnOf(EndpointDescriptor endpoint) => endpoint.Api switch
+    {
+        // Other servers fetch /.well-known/matrix/server from https://<server name>/, port 443, which is
+        // usually the client port, not the federation port it points them to; so both kinds answer it.
+        MatrixApi.ServerServer when endpoint.Family == EndpointFamily.WellKnown => ListenerApis.All,
+        MatrixApi.ServerServer => ListenerApis.Federation,
+        MatrixApi.ClientServer => ListenerApis.Client,
+
+        // Operator additions have no API column: they belong where their namespace does.
+        _ => endpoint.Template.Text.StartsWith("/_matrix/federation/", StringComparison.Ordinal)
+            || endpoint.Template.Text.StartsWith("/_matrix/key/", StringComparison.Ordinal)
+            ? ListenerApis.Federation
+            : ListenerApis.Client,
+    };
 }

@@ -2,7 +2,9 @@ using System.Globalization;
 using MessengerProxy.Federation;
 using MessengerProxy.Host.Configuration;
 using MessengerProxy.Inbound.Configuration;
+using MessengerProxy.Policy.Endpoints;
 using MessengerProxy.Registration.Configuration;
+using Microsoft.Extensions.Configuration;
 using Npgsql;
 using MessengerProxy.Tests.TestKit;
 using YamlDotNet.RepresentationModel;
@@ -63,6 +65,13 @@ public sealed class DeploymentFilesTests
             Assert.True(s_optionSections.TryGetValue(parts[0], out var type), $"'{key}': no configuration section '{parts[0]}'");
             foreach (var part in parts.Skip(1))
             {
+                // A list index (Inbound__Listeners__0__Port) stands for an element of the list.
+                if (part.All(char.IsAsciiDigit) && type!.IsGenericType && type.GetGenericTypeDefinition() == typeof(List<>))
+                {
+                    type = type.GetGenericArguments()[0];
+                    continue;
+                }
+
                 var property = type!.GetProperty(part);
                 Assert.True(property is not null, $"'{key}': {type.Name} has no property '{part}'");
                 type = property.PropertyType;
@@ -97,6 +106,46 @@ public sealed class DeploymentFilesTests
         Assert.Contains($"127.0.0.1:{new HealthOptions().Port}:{new HealthOptions().Port}", published);
         var healthcheck = string.Join(' ', Sequence(Map(Proxy, "healthcheck"), "test").Select(t => ((YamlScalarNode)t).Value));
         Assert.Contains($"http://127.0.0.1:{new HealthOptions().Port}/actuator/health/liveness", healthcheck);
+    }
+
+    [Fact]
+    public void Proxy_OneProcessServesClientsOn8090_AndFederationWithTlsOn8448()
+    {
+        var listeners = ComposeListeners();
+        Assert.DoesNotContain(ProxyEnvironment.Keys, k => k is "Inbound__Port" or "Inbound__BindAddress" or "Inbound__TlsCertificatePath" or "Inbound__TlsKeyPath");
+        var published = Sequence(Proxy, "ports").Select(p => ((YamlScalarNode)p).Value!).ToList();
+
+        var client = Assert.Single(listeners, l => l.Apis == ListenerApis.Client);
+        Assert.Equal(new InboundOptions().Port, client.Port);
+        Assert.Contains($"{client.Port}:{client.Port}", published);
+        Assert.Equal(client.Port, new Uri(ProxyEnvironment["Inbound__PublicBaseUrl"]).Port);
+
+        var federation = Assert.Single(listeners, l => l.Apis == ListenerApis.Federation);
+        Assert.Equal(8448, federation.Port);
+        Assert.True(federation.UsesTls);
+        Assert.Contains($"{federation.Port}:{federation.Port}", published);
+        // m.server names the federation port explicitly, so other servers need no SRV look-up.
+        Assert.True(MessengerProxy.Policy.Federation.ServerNames.TryGetHostAndPort(ProxyEnvironment["WellKnown__Server"], out _, out var wellKnownPort));
+        Assert.Equal(federation.Port, wellKnownPort);
+
+        // The certificate comes from the init service the proxy waits for, through the shared volume.
+        var init = Sequence(Map(Services, "federation-tls-init"), "entrypoint").Select(e => ((YamlScalarNode)e).Value!).ToList();
+        Assert.Equal(Path.Combine(init[^3], init[^1] + ".crt"), federation.TlsCertificatePath);
+        Assert.Equal(Path.Combine(init[^3], init[^1] + ".key"), federation.TlsKeyPath);
+        Assert.Contains(Sequence(Proxy, "volumes").Select(v => ((YamlScalarNode)v).Value!), m => m.Split(':')[1] == init[^3]);
+        Assert.Equal("service_completed_successfully", Scalar(Map(Map(Proxy, "depends_on"), "federation-tls-init"), "condition"));
+    }
+
+    /// <summary>The proxy's inbound listeners as the compose environment configures them, read by the proxy's own binder.</summary>
+    private IReadOnlyList<InboundListener> ComposeListeners()
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(ProxyEnvironment.Where(e => e.Key.StartsWith("Inbound__", StringComparison.Ordinal))
+                .Select(e => KeyValuePair.Create(e.Key.Replace("__", ":", StringComparison.Ordinal), (string?)e.Value)))
+            .Build();
+        var options = new InboundOptions();
+        ConfigurationBinder.Bind(configuration.GetSection(InboundOptions.SectionName), options);
+        return InboundListener.All(options);
     }
 
     [Fact]

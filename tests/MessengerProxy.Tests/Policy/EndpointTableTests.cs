@@ -28,6 +28,33 @@ public sealed class EndpointTableTests
     }
 
     [Fact]
+    public void ServedOn_EveryRowBelongsToTheListenersOfItsApi()
+    {
+        foreach (var endpoint in EndpointTable.LoadMatrixV111().Endpoints)
+        {
+            var expected = endpoint.ToString() == "GET /.well-known/matrix/server"
+                ? ListenerApis.All
+                : endpoint.Api == MatrixApi.ServerServer ? ListenerApis.Federation : ListenerApis.Client;
+            Assert.True(expected == endpoint.Traits.ServedOn, $"{endpoint}: {endpoint.Traits.ServedOn}");
+            Assert.Equal(endpoint.Family is EndpointFamily.Federation or EndpointFamily.Keys, endpoint.Traits.ServedOn == ListenerApis.Federation);
+        }
+    }
+
+    [Theory]
+    [InlineData("GET /_synapse/client/{*path}", ListenerApis.Client)]
+    [InlineData("GET /_matrix/client/unstable/org.example/thing", ListenerApis.Client)]
+    [InlineData("PUT /_matrix/federation/unstable/org.example/thing/{id}", ListenerApis.Federation)]
+    [InlineData("GET /_matrix/key/unstable/thing", ListenerApis.Federation)]
+    public void ServedOn_OperatorAdditionsFollowTheirNamespace(string rule, ListenerApis expected)
+    {
+        Assert.True(EndpointRule.TryParse(rule, allowCatchAll: true, out var addition, out var error), error);
+
+        var table = EndpointTable.LoadMatrixV111().WithOperatorRules([addition], []);
+
+        Assert.Equal(expected, Assert.Single(table.Endpoints, e => e.Api == MatrixApi.Operator).Traits.ServedOn);
+    }
+
+    [Fact]
     public void Table_CoversEveryApiTheProxyFronts()
     {
         var rows = EndpointTable.LoadMatrixV111().Endpoints.Select(e => e.ToString()).ToHashSet();

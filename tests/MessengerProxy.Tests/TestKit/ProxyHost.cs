@@ -11,25 +11,34 @@ public sealed class ProxyHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly string? _ownDirectory;
+    private readonly ListenerRegistry _listeners;
 
     private ProxyHost(WebApplication app, string? ownDirectory)
     {
         _app = app;
         _ownDirectory = ownDirectory;
         var listeners = app.Services.GetRequiredService<ListenerRegistry>();
-        InboundPort = listeners.GetEndPoint(MessengerProxy.Host.KestrelListenerSetup.Inbound).Port;
+        _listeners = listeners;
+        var inbound = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<MessengerProxy.Inbound.Configuration.InboundOptions>>().Value;
+        InboundPort = inbound.Listeners.Count == 0
+            ? listeners.GetEndPoint(MessengerProxy.Host.KestrelListenerSetup.Inbound).Port
+            : ListenerPort(0);
         HealthPort = listeners.GetEndPoint(MessengerProxy.Host.KestrelListenerSetup.Health).Port;
         OutboundPort = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<MessengerProxy.Outbound.Configuration.OutboundOptions>>().Value.Enabled
             ? listeners.GetEndPoint(MessengerProxy.Host.KestrelListenerSetup.Outbound).Port
             : 0;
     }
 
+    /// <summary>The port of the single inbound listener, or of <c>Inbound:Listeners:0</c> when listeners are configured.</summary>
     public int InboundPort { get; }
 
     public int HealthPort { get; }
 
     /// <summary>The outbound proxy's port; 0 unless a setting mentions <c>Outbound:</c>.</summary>
     public int OutboundPort { get; }
+
+    /// <summary>The bound port of <c>Inbound:Listeners:{index}</c>.</summary>
+    public int ListenerPort(int index) => _listeners.GetEndPoint($"Inbound:Listeners:{index}").Port;
 
     public Uri InboundUri => new($"http://127.0.0.1:{InboundPort}");
 
@@ -41,7 +50,8 @@ public sealed class ProxyHost : IAsyncDisposable
     /// <param name="settings">
     /// Extra configuration as <c>Key:Sub=value</c>. Unless a setting mentions <c>Federation:</c>, federation
     /// checks are off (tests of other concerns need no registration service), and the persisted list goes to
-    /// a file of its own.
+    /// a file of its own. Unless a setting mentions <c>Inbound:Listeners:</c>, the single inbound listener
+    /// binds a free loopback port.
     /// </param>
     public static Task<ProxyHost> StartAsync(string homeserverUrl, params string[] settings) => StartAsync(homeserverUrl, null, settings);
 
@@ -50,11 +60,15 @@ public sealed class ProxyHost : IAsyncDisposable
         var args = new List<string>
         {
             $"--Inbound:HomeserverUrl={homeserverUrl}",
-            "--Inbound:Port=0",
-            "--Inbound:BindAddress=127.0.0.1",
             "--Health:Port=0",
             "--Health:BindAddress=127.0.0.1",
         };
+        if (!settings.Any(s => s.StartsWith("Inbound:Listeners:", StringComparison.Ordinal)))
+        {
+            args.Add("--Inbound:Port=0");
+            args.Add("--Inbound:BindAddress=127.0.0.1");
+        }
+
         if (!settings.Any(s => s.StartsWith("Federation:", StringComparison.Ordinal)))
         {
             args.Add("--Federation:Enforce=false");
