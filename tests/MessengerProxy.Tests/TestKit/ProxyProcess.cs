@@ -8,11 +8,13 @@ namespace MessengerProxy.Tests.TestKit;
 public sealed class ProxyProcess : IAsyncDisposable
 {
     private readonly Process _process;
+    private readonly StringBuilder _stdout;
     private readonly StringBuilder _stderr;
 
-    private ProxyProcess(Process process, StringBuilder stderr, int inboundPort, int healthPort)
+    private ProxyProcess(Process process, StringBuilder stdout, StringBuilder stderr, int inboundPort, int healthPort)
     {
         _process = process;
+        _stdout = stdout;
         _stderr = stderr;
         InboundPort = inboundPort;
         HealthPort = healthPort;
@@ -23,6 +25,8 @@ public sealed class ProxyProcess : IAsyncDisposable
     public int HealthPort { get; }
 
     public int ProcessId => _process.Id;
+
+    public bool HasExited => _process.HasExited;
 
     public static string ExecutablePath => Path.Combine(AppContext.BaseDirectory, "MessengerProxy.dll");
 
@@ -42,8 +46,18 @@ public sealed class ProxyProcess : IAsyncDisposable
         }
 
         args.AddRange(settings.Select(s => "--" + s));
-        var (process, _, stderr) = Launch(args);
-        var proxy = new ProxyProcess(process, stderr, inbound, health);
+        return await StartWithArgumentsAsync(args, inbound, health);
+    }
+
+    /// <summary>
+    /// Starts the proxy with exactly <paramref name="args"/> (the caller chose every port, e.g. because other
+    /// processes must know them first) and waits until <paramref name="inboundPort"/> accepts connections.
+    /// </summary>
+    /// <param name="executablePath">The proxy's dll; by default the copy in the test output folder.</param>
+    public static async Task<ProxyProcess> StartWithArgumentsAsync(IReadOnlyList<string> args, int inboundPort, int healthPort, string? executablePath = null)
+    {
+        var (process, stdout, stderr) = Launch(args, executablePath);
+        var proxy = new ProxyProcess(process, stdout, stderr, inboundPort, healthPort);
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (true)
         {
@@ -55,7 +69,7 @@ public sealed class ProxyProcess : IAsyncDisposable
             try
             {
                 using var probe = new TcpClient();
-                await probe.ConnectAsync("127.0.0.1", inbound);
+                await probe.ConnectAsync("127.0.0.1", inboundPort);
                 return proxy;
             }
             catch (SocketException) when (DateTime.UtcNow < deadline)
@@ -107,13 +121,25 @@ public sealed class ProxyProcess : IAsyncDisposable
 
     public override string ToString() => _stderr.ToString();
 
+    /// <summary>What the process wrote to stdout (its log) so far.</summary>
+    public string Output
+    {
+        get
+        {
+            lock (_stdout)
+            {
+                return _stdout.ToString();
+            }
+        }
+    }
+
     private long ReadStatusKilobytes(string field)
     {
         var line = File.ReadLines($"/proc/{_process.Id}/status").First(l => l.StartsWith(field, StringComparison.Ordinal));
         return long.Parse(line[field.Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    private static (Process Process, StringBuilder Stdout, StringBuilder Stderr) Launch(IEnumerable<string> args)
+    private static (Process Process, StringBuilder Stdout, StringBuilder Stderr) Launch(IEnumerable<string> args, string? executablePath = null)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -121,7 +147,7 @@ public sealed class ProxyProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        info.ArgumentList.Add(ExecutablePath);
+        info.ArgumentList.Add(executablePath ?? ExecutablePath);
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
