@@ -198,7 +198,18 @@ public sealed class FederationFixture(PostgresFixture postgres) : IAsyncLifetime
             node.ProxyCa?.Dispose();
         }
 
-        if (Environment.GetEnvironmentVariable("MP_E2E_KEEP") != "1")
+        if (Environment.GetEnvironmentVariable("MP_E2E_KEEP") == "1")
+        {
+            // For a look afterwards: the configuration each Synapse ran with, and every log.
+            foreach (var node in Nodes.Where(n => n.Directory is not null))
+            {
+                await File.WriteAllTextAsync(Path.Combine(node.Directory, "proxy.log"), node.Proxy?.Output + node.Proxy?.ToString());
+                await File.WriteAllTextAsync(Path.Combine(node.Directory, "synapse.log"), node.Synapse?.FullLog ?? string.Empty);
+            }
+
+            Console.Error.WriteLine($"end-to-end run folder kept: {_runDirectory}");
+        }
+        else
         {
             TestDirectories.Delete(_runDirectory);
         }

@@ -11,19 +11,19 @@ public sealed class StepAttribute(int order) : Attribute
 }
 
 /// <summary>
-/// Runs a class's tests in <see cref="StepAttribute"/> order. The homeservers are shared, so the check that no
-/// proxy refused anything must come after the happy paths and before the tests that provoke refusals, and
-/// stopping the registration service comes last.
+/// Runs a class's test methods in <see cref="StepAttribute"/> order. The homeservers are shared, so the check
+/// that no proxy refused anything must come after the happy paths and before the tests that provoke refusals,
+/// and stopping the registration service comes last.
 /// </summary>
-public sealed class StepOrderer : ITestCaseOrderer
+public sealed class StepOrderer : ITestMethodOrderer
 {
-    public IReadOnlyCollection<TTestCase> OrderTestCases<TTestCase>(IReadOnlyCollection<TTestCase> testCases)
-        where TTestCase : notnull, ITestCase =>
-        testCases.OrderBy(Order).ThenBy(t => t.TestCaseDisplayName, StringComparer.Ordinal).ToList();
+    public IReadOnlyCollection<TTestMethod?> OrderTestMethods<TTestMethod>(IReadOnlyCollection<TTestMethod?> testMethods)
+        where TTestMethod : notnull, ITestMethod =>
+        testMethods.OrderBy(Order).ThenBy(m => m?.MethodName, StringComparer.Ordinal).ToList();
 
-    private static int Order<TTestCase>(TTestCase testCase)
-        where TTestCase : notnull, ITestCase =>
-        testCase is IXunitTestCase xunit && xunit.TestMethod.Method.GetCustomAttributes(typeof(StepAttribute), false).FirstOrDefault() is StepAttribute step
+    private static int Order<TTestMethod>(TTestMethod? testMethod)
+        where TTestMethod : notnull, ITestMethod =>
+        testMethod is IXunitTestMethod xunit && xunit.Method.GetCustomAttributes(typeof(StepAttribute), false).FirstOrDefault() is StepAttribute step
             ? step.Order
             : int.MaxValue;
 }

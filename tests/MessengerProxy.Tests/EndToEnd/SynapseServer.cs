@@ -59,6 +59,17 @@ public sealed class SynapseServer : IAsyncDisposable
         }
     }
 
+    public string FullLog
+    {
+        get
+        {
+            lock (_log)
+            {
+                return string.Join('\n', _log);
+            }
+        }
+    }
+
     /// <summary>Writes the configuration into <paramref name="hostDirectory"/> (seen as <paramref name="chrootDirectory"/>) and starts Synapse.</summary>
     public static async Task<SynapseServer> StartAsync(
         SynapseChroot chroot, string runDirectory, string name, SynapseSubstitutions settings, string postgresConnectionString, CancellationToken cancellationToken)

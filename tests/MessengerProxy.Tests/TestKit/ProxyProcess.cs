@@ -70,12 +70,23 @@ public sealed class ProxyProcess : IAsyncDisposable
             {
                 using var probe = new TcpClient();
                 await probe.ConnectAsync("127.0.0.1", inboundPort);
-                return proxy;
+                // A probe of a port nobody listens on yet can connect to itself (TCP simultaneous open, when the
+                // kernel picks that very port as the source) and would then keep the proxy from binding it.
+                if (((System.Net.IPEndPoint)probe.Client.LocalEndPoint!).Port != inboundPort)
+                {
+                    return proxy;
+                }
             }
             catch (SocketException) when (DateTime.UtcNow < deadline)
             {
-                await Task.Delay(50);
             }
+
+            if (DateTime.UtcNow >= deadline)
+            {
+                throw new TimeoutException($"proxy did not listen on {inboundPort} within 30 s: {stderr}");
+            }
+
+            await Task.Delay(50);
         }
     }
 

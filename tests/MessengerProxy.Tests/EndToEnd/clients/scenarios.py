@@ -300,7 +300,8 @@ async def end_to_end_encryption(p):
         expect(await bob.client.keys_upload(), KeysUploadResponse, "bob uploads keys")
         alice_otk_before = uploaded.signed_curve25519_count
         room_id = await shared_room(alice, bob, encrypted=True)
-        await bob.sync_once()
+        # nio queries keys of users it shares an encrypted room with, once a sync has told it about them.
+        await bob.wait(lambda _: True if bob.client.should_query_keys else None, "a reason to query alice's keys")
         queried = expect(await bob.client.keys_query(), KeysQueryResponse, "bob queries keys")
         alice_devices = queried.device_keys.get(alice.user_id, {})
         missing = bob.client.get_missing_sessions(room_id)
