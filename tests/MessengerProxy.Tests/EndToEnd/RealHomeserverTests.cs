@@ -371,7 +371,8 @@ public sealed class RealHomeserverTests(FederationFixture fixture) : IClassFixtu
         using var health = new HttpClient();
         foreach (var node in new[] { fixture.Hs1, fixture.Hs2 })
         {
-            var readiness = JsonDocument.Parse(await health.GetStringAsync($"http://127.0.0.1:{node.HealthPort}/actuator/health", Ct)).RootElement.GetProperty("components");
+            using var answer = await health.GetAsync($"http://127.0.0.1:{node.HealthPort}/actuator/health", Ct);
+            var readiness = JsonDocument.Parse(await answer.Content.ReadAsStringAsync(Ct)).RootElement.GetProperty("components");
             Assert.Equal("UP", readiness.GetProperty("federation-list").GetProperty("status").GetString());
             Assert.NotEqual("UP", readiness.GetProperty("registration-service").GetProperty("status").GetString());
         }

@@ -40,10 +40,11 @@ public static class SynapseConfiguration
     /// <summary>Names of the compose file's Synapse environment that are replaced (proxy URLs); others are kept.</summary>
     public static readonly string[] SubstitutedEnvironment = ["https_proxy", "http_proxy", "no_proxy"];
 
-    public static string HomeserverYaml(SynapseSubstitutions s)
+    /// <param name="repositoryYaml">The file's text; by default the repository's homeserver.yaml.</param>
+    public static string HomeserverYaml(SynapseSubstitutions s, string? repositoryYaml = null)
     {
         var stream = new YamlStream();
-        using (var reader = new StringReader(File.ReadAllText(RepoPaths.Combine("homeserver.yaml"))))
+        using (var reader = new StringReader(repositoryYaml ?? File.ReadAllText(RepoPaths.Combine("homeserver.yaml"))))
         {
             stream.Load(reader);
         }
