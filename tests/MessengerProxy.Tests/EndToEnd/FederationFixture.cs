@@ -260,7 +260,7 @@ public sealed class FederationFixture(PostgresFixture postgres) : IAsyncLifetime
     private async Task StartProxyAsync(HomeserverNode node)
     {
         var args = ProxyConfiguration.Arguments(node, Nodes, Registration.ApiUri);
-        node.Proxy = await ProxyProcess.StartWithArgumentsAsync(args, node.ProxyPort, node.HealthPort, ShippedProxyPath());
+        node.Proxy = await ProxyProcess.StartWithArgumentsAsync(args, node.ProxyPort, node.HealthPort, ShippedProxyPath(), _chroot!.Launcher);
     }
 
     /// <summary>

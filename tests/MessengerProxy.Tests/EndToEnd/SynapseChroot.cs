@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
@@ -14,9 +13,8 @@ namespace MessengerProxy.Tests.EndToEnd;
 /// concurrent runs cannot disturb each other and every mount is gone when its process ends, however the run ends.
 /// </summary>
 /// <remarks>
-/// Processes are started from one dedicated thread with a parent-death signal (<c>setpriv --pdeathsig</c>,
-/// which fires when the forking thread ends, hence not a pool thread): if the test process dies without
-/// disposing, its Synapses die with it instead of holding ports.
+/// Processes are started by a <see cref="ChildProcessLauncher"/> (parent-death signal): if the test process
+/// dies without disposing, its Synapses die with it instead of holding ports.
 /// </remarks>
 public sealed class SynapseChroot : IDisposable
 {
@@ -32,17 +30,15 @@ public sealed class SynapseChroot : IDisposable
         + "mount --bind \"$run\" \"$root/e2e\" && mount --bind \"$run/hosts\" \"$root/etc/hosts\" "
         + "&& mount --bind \"$run/resolv.conf\" \"$root/etc/resolv.conf\" && exec chroot \"$root\" \"$@\"";
 
-    private readonly BlockingCollection<(Func<Process> Start, TaskCompletionSource<Process> Started)> _starts = new();
-    private readonly Thread _launcher;
-
     private SynapseChroot(string root)
     {
         Root = root;
-        _launcher = new Thread(Launch) { IsBackground = true, Name = "e2e chroot launcher" };
-        _launcher.Start();
     }
 
     public string Root { get; }
+
+    /// <summary>Starts every process of the run, in the chroot or not (the proxies), so that all die with the test process.</summary>
+    public ChildProcessLauncher Launcher { get; } = new();
 
     /// <summary>The chroot to use, or why the end-to-end tests cannot run here.</summary>
     public static (SynapseChroot? Chroot, string? SkipReason) Locate()
@@ -96,17 +92,11 @@ public sealed class SynapseChroot : IDisposable
     public Task<Process> StartAsync(
         string runDirectory, IEnumerable<string> command, IReadOnlyDictionary<string, string> environment, Action<string> onStdout, Action<string> onStderr)
     {
-        var info = new ProcessStartInfo("setpriv")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
+        var info = new ProcessStartInfo("unshare") { RedirectStandardInput = true };
         foreach (var arg in new[]
                  {
-                     "--pdeathsig", "KILL", "--", "unshare", "--mount", "--propagation", "private", "--pid", "--fork", "--kill-child",
-                     $"--mount-proc={Path.Combine(Root, "proc")}", "--", "/bin/sh", "-c", MountAndEnter, "sh", runDirectory, Root,
+                     "--mount", "--propagation", "private", "--pid", "--fork", "--kill-child", $"--mount-proc={Path.Combine(Root, "proc")}",
+                     "--", "/bin/sh", "-c", MountAndEnter, "sh", runDirectory, Root,
                  })
         {
             info.ArgumentList.Add(arg);
@@ -126,18 +116,7 @@ public sealed class SynapseChroot : IDisposable
             info.Environment[name] = value;
         }
 
-        var started = new TaskCompletionSource<Process>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _starts.Add((() =>
-        {
-            var process = new Process { StartInfo = info, EnableRaisingEvents = true };
-            process.OutputDataReceived += (_, e) => { if (e.Data is not null) { onStdout(e.Data); } };
-            process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { onStderr(e.Data); } };
-            process.Start();
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-            return process;
-        }, started));
-        return started.Task;
+        return Launcher.StartAsync(info, onStdout, onStderr);
     }
 
     /// <summary>Runs a command inside the chroot to its end, with <paramref name="stdin"/> as its input.</summary>
@@ -177,26 +156,6 @@ public sealed class SynapseChroot : IDisposable
         }
     }
 
-    public void Dispose()
-    {
-        // Ending the launcher thread fires the parent-death signal of anything still running.
-        _starts.CompleteAdding();
-        _launcher.Join();
-        _starts.Dispose();
-    }
-
-    private void Launch()
-    {
-        foreach (var (start, started) in _starts.GetConsumingEnumerable())
-        {
-            try
-            {
-                started.SetResult(start());
-            }
-            catch (Exception ex)
-            {
-                started.SetException(ex);
-            }
-        }
-    }
+    /// <summary>Ends the launcher, and with it (parent-death signal) anything the run left running.</summary>
+    public void Dispose() => Launcher.Dispose();
 }

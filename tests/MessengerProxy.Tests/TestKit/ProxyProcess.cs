@@ -54,9 +54,23 @@ public sealed class ProxyProcess : IAsyncDisposable
     /// processes must know them first) and waits until <paramref name="inboundPort"/> accepts connections.
     /// </summary>
     /// <param name="executablePath">The proxy's dll; by default the copy in the test output folder.</param>
-    public static async Task<ProxyProcess> StartWithArgumentsAsync(IReadOnlyList<string> args, int inboundPort, int healthPort, string? executablePath = null)
+    /// <param name="launcher">Starts the process so that it dies with the test process; by default a plain start.</param>
+    public static async Task<ProxyProcess> StartWithArgumentsAsync(
+        IReadOnlyList<string> args, int inboundPort, int healthPort, string? executablePath = null, ChildProcessLauncher? launcher = null)
     {
-        var (process, stdout, stderr) = Launch(args, executablePath);
+        Process process;
+        StringBuilder stdout, stderr;
+        if (launcher is null)
+        {
+            (process, stdout, stderr) = Launch(args, executablePath);
+        }
+        else
+        {
+            var (info, stdoutLines, stderrLines) = StartInfo(args, executablePath);
+            (stdout, stderr) = (stdoutLines, stderrLines);
+            process = await launcher.StartAsync(info, Appender(stdout), Appender(stderr));
+        }
+
         var proxy = new ProxyProcess(process, stdout, stderr, inboundPort, healthPort);
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (true)
@@ -130,7 +144,13 @@ public sealed class ProxyProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    public override string ToString() => _stderr.ToString();
+    public override string ToString()
+    {
+        lock (_stderr)
+        {
+            return _stderr.ToString();
+        }
+    }
 
     /// <summary>What the process wrote to stdout (its log) so far.</summary>
     public string Output
@@ -150,7 +170,29 @@ public sealed class ProxyProcess : IAsyncDisposable
         return long.Parse(line[field.Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
     }
 
+    private static Action<string> Appender(StringBuilder text) => line =>
+    {
+        lock (text)
+        {
+            text.AppendLine(line);
+        }
+    };
+
     private static (Process Process, StringBuilder Stdout, StringBuilder Stderr) Launch(IEnumerable<string> args, string? executablePath = null)
+    {
+        var (info, stdout, stderr) = StartInfo(args, executablePath);
+        var process = new Process { StartInfo = info };
+        var onStdout = Appender(stdout);
+        var onStderr = Appender(stderr);
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { onStdout(e.Data); } };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { onStderr(e.Data); } };
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return (process, stdout, stderr);
+    }
+
+    private static (ProcessStartInfo Info, StringBuilder Stdout, StringBuilder Stderr) StartInfo(IEnumerable<string> args, string? executablePath)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -167,15 +209,7 @@ public sealed class ProxyProcess : IAsyncDisposable
         // Keep the child's environment predictable whatever the test runner's is.
         info.Environment.Remove("ASPNETCORE_ENVIRONMENT");
         info.Environment.Remove("DOTNET_ENVIRONMENT");
-        var stdout = new StringBuilder();
-        var stderr = new StringBuilder();
-        var process = new Process { StartInfo = info };
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (stdout) { stdout.AppendLine(e.Data); } } };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (stderr) { stderr.AppendLine(e.Data); } } };
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return (process, stdout, stderr);
+        return (info, new StringBuilder(), new StringBuilder());
     }
 
     private static int FreePort()
