@@ -8,11 +8,13 @@ namespace MessengerProxy.Tests.TestKit;
 public sealed class ProxyProcess : IAsyncDisposable
 {
     private readonly Process _process;
+    private readonly StringBuilder _stdout;
     private readonly StringBuilder _stderr;
 
-    private ProxyProcess(Process process, StringBuilder stderr, int inboundPort, int healthPort)
+    private ProxyProcess(Process process, StringBuilder stdout, StringBuilder stderr, int inboundPort, int healthPort)
     {
         _process = process;
+        _stdout = stdout;
         _stderr = stderr;
         InboundPort = inboundPort;
         HealthPort = healthPort;
@@ -23,6 +25,8 @@ public sealed class ProxyProcess : IAsyncDisposable
     public int HealthPort { get; }
 
     public int ProcessId => _process.Id;
+
+    public bool HasExited => _process.HasExited;
 
     public static string ExecutablePath => Path.Combine(AppContext.BaseDirectory, "MessengerProxy.dll");
 
@@ -42,8 +46,32 @@ public sealed class ProxyProcess : IAsyncDisposable
         }
 
         args.AddRange(settings.Select(s => "--" + s));
-        var (process, _, stderr) = Launch(args);
-        var proxy = new ProxyProcess(process, stderr, inbound, health);
+        return await StartWithArgumentsAsync(args, inbound, health);
+    }
+
+    /// <summary>
+    /// Starts the proxy with exactly <paramref name="args"/> (the caller chose every port, e.g. because other
+    /// processes must know them first) and waits until <paramref name="inboundPort"/> accepts connections.
+    /// </summary>
+    /// <param name="executablePath">The proxy's dll; by default the copy in the test output folder.</param>
+    /// <param name="launcher">Starts the process so that it dies with the test process; by default a plain start.</param>
+    public static async Task<ProxyProcess> StartWithArgumentsAsync(
+        IReadOnlyList<string> args, int inboundPort, int healthPort, string? executablePath = null, ChildProcessLauncher? launcher = null)
+    {
+        Process process;
+        StringBuilder stdout, stderr;
+        if (launcher is null)
+        {
+            (process, stdout, stderr) = Launch(args, executablePath);
+        }
+        else
+        {
+            var (info, stdoutLines, stderrLines) = StartInfo(args, executablePath);
+            (stdout, stderr) = (stdoutLines, stderrLines);
+            process = await launcher.StartAsync(info, Appender(stdout), Appender(stderr));
+        }
+
+        var proxy = new ProxyProcess(process, stdout, stderr, inboundPort, healthPort);
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (true)
         {
@@ -55,13 +83,24 @@ public sealed class ProxyProcess : IAsyncDisposable
             try
             {
                 using var probe = new TcpClient();
-                await probe.ConnectAsync("127.0.0.1", inbound);
-                return proxy;
+                await probe.ConnectAsync("127.0.0.1", inboundPort);
+                // A probe of a port nobody listens on yet can connect to itself (TCP simultaneous open, when the
+                // kernel picks that very port as the source) and would then keep the proxy from binding it.
+                if (((System.Net.IPEndPoint)probe.Client.LocalEndPoint!).Port != inboundPort)
+                {
+                    return proxy;
+                }
             }
             catch (SocketException) when (DateTime.UtcNow < deadline)
             {
-                await Task.Delay(50);
             }
+
+            if (DateTime.UtcNow >= deadline)
+            {
+                throw new TimeoutException($"proxy did not listen on {inboundPort} within 30 s: {stderr}");
+            }
+
+            await Task.Delay(50);
         }
     }
 
@@ -105,7 +144,25 @@ public sealed class ProxyProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    public override string ToString() => _stderr.ToString();
+    public override string ToString()
+    {
+        lock (_stderr)
+        {
+            return _stderr.ToString();
+        }
+    }
+
+    /// <summary>What the process wrote to stdout (its log) so far.</summary>
+    public string Output
+    {
+        get
+        {
+            lock (_stdout)
+            {
+                return _stdout.ToString();
+            }
+        }
+    }
 
     private long ReadStatusKilobytes(string field)
     {
@@ -113,7 +170,29 @@ public sealed class ProxyProcess : IAsyncDisposable
         return long.Parse(line[field.Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    private static (Process Process, StringBuilder Stdout, StringBuilder Stderr) Launch(IEnumerable<string> args)
+    private static Action<string> Appender(StringBuilder text) => line =>
+    {
+        lock (text)
+        {
+            text.AppendLine(line);
+        }
+    };
+
+    private static (Process Process, StringBuilder Stdout, StringBuilder Stderr) Launch(IEnumerable<string> args, string? executablePath = null)
+    {
+        var (info, stdout, stderr) = StartInfo(args, executablePath);
+        var process = new Process { StartInfo = info };
+        var onStdout = Appender(stdout);
+        var onStderr = Appender(stderr);
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { onStdout(e.Data); } };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { onStderr(e.Data); } };
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return (process, stdout, stderr);
+    }
+
+    private static (ProcessStartInfo Info, StringBuilder Stdout, StringBuilder Stderr) StartInfo(IEnumerable<string> args, string? executablePath)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -121,7 +200,7 @@ public sealed class ProxyProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        info.ArgumentList.Add(ExecutablePath);
+        info.ArgumentList.Add(executablePath ?? ExecutablePath);
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
@@ -130,15 +209,7 @@ public sealed class ProxyProcess : IAsyncDisposable
         // Keep the child's environment predictable whatever the test runner's is.
         info.Environment.Remove("ASPNETCORE_ENVIRONMENT");
         info.Environment.Remove("DOTNET_ENVIRONMENT");
-        var stdout = new StringBuilder();
-        var stderr = new StringBuilder();
-        var process = new Process { StartInfo = info };
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (stdout) { stdout.AppendLine(e.Data); } } };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (stderr) { stderr.AppendLine(e.Data); } } };
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return (process, stdout, stderr);
+        return (info, new StringBuilder(), new StringBuilder());
     }
 
     private static int FreePort()

@@ -1,0 +1,160 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using MessengerProxy.Tests.TestKit;
+
+namespace MessengerProxy.Tests.EndToEnd;
+
+/// <summary>
+/// One homeserver of the test federation as an operator deploys it: a Synapse and the messenger proxy in front
+/// of it (inbound TLS for clients and federation, outbound CONNECT proxy with its own CA, optionally the
+/// low-bandwidth front door). Ports are chosen before anything starts, since every proxy must know the
+/// others' federation ports (its allowed outbound ports) and every Synapse its server name.
+/// </summary>
+public sealed class HomeserverNode
+{
+    public HomeserverNode(string name, bool listed, bool frontDoor)
+    {
+        Name = name;
+        Listed = listed;
+        ProxyPort = FreeTcpPort();
+        OutboundPort = FreeTcpPort();
+        HealthPort = FreeTcpPort();
+        SynapsePort = FreeTcpPort();
+        DtlsPort = frontDoor ? FreeUdpPort() : 0;
+    }
+
+    /// <summary>hs1, hs2, hs3.</summary>
+    public string Name { get; }
+
+    /// <summary>The DNS name (in the chroot's hosts file and the proxies' Outbound:HostAddresses).</summary>
+    public string Host => Name + ".test";
+
+    /// <summary>
+    /// The Matrix server name carries the federation port: Synapse then connects to exactly that host and
+    /// port, with no <c>.well-known</c> and no SRV look-up (the spec's server discovery, step 2).
+    /// </summary>
+    public string ServerName => $"{Host}:{ProxyPort}";
+
+    /// <summary>Whether the registration service lists this server.</summary>
+    public bool Listed { get; }
+
+    /// <summary>The proxy's public TLS listener, clients and federation.</summary>
+    public int ProxyPort { get; }
+
+    public int OutboundPort { get; }
+
+    public int HealthPort { get; }
+
+    public int SynapsePort { get; }
+
+    /// <summary>UDP port of the front door (CoAP over DTLS); 0 when this node has none.</summary>
+    public int DtlsPort { get; }
+
+    public string ClientUrl => $"https://{ServerName}";
+
+    public TestCertificateAuthority ProxyCa { get; internal set; } = null!;
+
+    /// <summary>Host paths of this node's files (certificates, keys, the proxy's cache file).</summary>
+    public string Directory { get; internal set; } = null!;
+
+    public string ProxyCaPath => Path.Combine(Directory, "proxy-ca.pem");
+
+    public string ProxyCaKeyPath => Path.Combine(Directory, "proxy-ca.key");
+
+    public string TlsCertificatePath => Path.Combine(Directory, "inbound.crt");
+
+    public string TlsKeyPath => Path.Combine(Directory, "inbound.key");
+
+    public string DtlsCertificatePath => Path.Combine(Directory, "dtls.crt");
+
+    public string DtlsKeyPath => Path.Combine(Directory, "dtls.key");
+
+    public ProxyProcess Proxy { get; internal set; } = null!;
+
+    public SynapseServer Synapse { get; internal set; } = null!;
+
+    public string UserId(string localpart) => $"@{localpart}:{ServerName}";
+
+    public override string ToString() => Name;
+
+    internal static int FreeTcpPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    internal static int FreeUdpPort()
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)socket.LocalEndPoint!).Port;
+    }
+}
+
+/// <summary>
+/// The proxy configuration of every node, in one place. Today's product: one inbound listener serving
+/// client and federation APIs over TLS (<c>Inbound:Port</c>, <c>Inbound:TlsCertificatePath</c>/<c>TlsKeyPath</c>)
+/// plus the outbound proxy. When the inbound side gets several listeners (issue 12, section 2), only
+/// <see cref="InboundListener"/> changes (to <c>Inbound:Listeners:0:*</c> with <c>Apis</c>).
+/// </summary>
+public static class ProxyConfiguration
+{
+    /// <summary>How often proxies poll the registration service; short, so a stopped service shows within the test.</summary>
+    public static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(2);
+
+    public static List<string> Arguments(HomeserverNode node, IReadOnlyList<HomeserverNode> all, Uri registrationService)
+    {
+        var settings = new List<string>();
+        settings.AddRange(InboundListener(node));
+        settings.AddRange(
+        [
+            $"Inbound:HomeserverUrl=http://127.0.0.1:{node.SynapsePort}",
+            $"Inbound:PublicBaseUrl={node.ClientUrl}",
+            $"WellKnown:Server={node.ServerName}",
+            $"Health:Port={node.HealthPort}",
+            "Health:BindAddress=127.0.0.1",
+            $"Federation:ServerName={node.ServerName}",
+            $"Federation:RegistrationServiceUrl={registrationService.ToString().TrimEnd('/')}",
+            $"Federation:PollInterval={PollInterval.ToString("c", CultureInfo.InvariantCulture)}",
+            $"Federation:CacheFile={Path.Combine(node.Directory, "federation-list.json")}",
+            $"Outbound:Port={node.OutboundPort}",
+            "Outbound:BindAddress=127.0.0.1",
+            $"Outbound:CaCertificatePath={node.ProxyCaPath}",
+            $"Outbound:CaKeyPath={node.ProxyCaKeyPath}",
+            // The test servers live on loopback, which the outbound proxy refuses unless allowed.
+            "Outbound:AllowedNetworks:0=127.0.0.0/8",
+            // Each proxy's TLS certificate comes from the federation test CA (a public CA in production).
+            $"Outbound:TrustedCaPaths:0={Path.Combine(Path.GetDirectoryName(node.Directory)!, "federation-ca.pem")}",
+        ]);
+        for (var i = 0; i < all.Count; i++)
+        {
+            settings.Add($"Outbound:AllowedPorts:{i}={all[i].ProxyPort}");
+            settings.Add($"Outbound:HostAddresses:{all[i].Host}=127.0.0.1");
+        }
+
+        if (node.DtlsPort != 0)
+        {
+            settings.AddRange(
+            [
+                "LowBandwidth:Enabled=true",
+                $"LowBandwidth:Port={node.DtlsPort}",
+                "LowBandwidth:BindAddress=127.0.0.1",
+                $"LowBandwidth:CertificatePath={node.DtlsCertificatePath}",
+                $"LowBandwidth:KeyPath={node.DtlsKeyPath}",
+            ]);
+        }
+
+        return settings.Select(s => "--" + s).ToList();
+    }
+
+    /// <summary>The public listener: clients and federation on one TLS port.</summary>
+    private static IEnumerable<string> InboundListener(HomeserverNode node) =>
+    [
+        $"Inbound:Port={node.ProxyPort}",
+        "Inbound:BindAddress=127.0.0.1",
+        $"Inbound:TlsCertificatePath={node.TlsCertificatePath}",
+        $"Inbound:TlsKeyPath={node.TlsKeyPath}",
+    ];
+}
