@@ -9,7 +9,7 @@ public static partial class ProxyMetrics
     /// <summary>Outcome labels that mean "refused, or failed to deliver" on the proxy's request and tunnel counters.</summary>
     private static readonly HashSet<string> s_undelivered = new(StringComparer.Ordinal)
     {
-        "rejected", "refused", "malformed", "handshake_failed", "limit", "upstream_error", "error",
+        "rejected", "refused", "refused_inside", "malformed", "handshake_failed", "limit", "upstream_error", "error",
     };
 
     public static async Task<string> ScrapeAsync(int healthPort, CancellationToken cancellationToken)

@@ -285,9 +285,10 @@ public sealed class RealHomeserverTests(FederationFixture fixture) : IClassFixtu
         }
 
         // A request that reaches Synapse without the inbound proxy (an internal client, an application service):
-        // Synapse's own federation traffic to hs3 is refused by its outbound proxy at the CONNECT.
+        // Synapse's own federation traffic to hs3 gets a TLS tunnel from its outbound proxy, inside which every
+        // request is answered 403 (never resolved, never connected), and Synapse relays that to the user.
         var roomId = result.GetProperty("room_id").GetString()!;
-        var hs1OutboundBefore = ProxyMetrics.Sum(await ProxyMetrics.ScrapeAsync(fixture.Hs1.HealthPort, Ct), "messengerproxy_outbound_tunnels_total", "outcome=\"refused\"");
+        var hs1OutboundBefore = ProxyMetrics.Sum(await ProxyMetrics.ScrapeAsync(fixture.Hs1.HealthPort, Ct), "messengerproxy_outbound_tunnels_total", "outcome=\"refused_inside\"");
         using var invite = new HttpRequestMessage(HttpMethod.Post, $"/_matrix/client/v3/rooms/{Uri.EscapeDataString(roomId)}/invite")
         {
             Content = Json(new { user_id = carol.UserId }),
@@ -295,13 +296,13 @@ public sealed class RealHomeserverTests(FederationFixture fixture) : IClassFixtu
         invite.Headers.Authorization = new("Bearer", alice.AccessToken);
         using var direct = await fixture.Hs1.Synapse.Direct.SendAsync(invite, Ct);
         var directBody = await direct.Content.ReadAsStringAsync(Ct);
-        // ISSUE 12 §3 (refusals Synapse can read) — replace these two assertions when it lands: today the tunnel
-        // ends before TLS, Synapse logs a CRITICAL traceback and the inviting client sees a connection failure;
-        // then it should see 403 M_FORBIDDEN "hs3.test is not part of the federation".
-        Assert.True((int)direct.StatusCode == 502, directBody);
-        Assert.StartsWith($"Can't connect to server {fixture.Hs3.ServerName}", JsonDocument.Parse(directBody).RootElement.GetProperty("error").GetString(), StringComparison.Ordinal);
-        var hs1OutboundAfter = ProxyMetrics.Sum(await ProxyMetrics.ScrapeAsync(fixture.Hs1.HealthPort, Ct), "messengerproxy_outbound_tunnels_total", "outcome=\"refused\"");
-        Assert.True(hs1OutboundAfter > hs1OutboundBefore, "hs1's outbound proxy should have refused the tunnel to hs3");
+        // What the inviting user sees: the outbound proxy's refusal, readable, instead of "Can't connect to server".
+        Assert.True((int)direct.StatusCode == 403, directBody);
+        using var directError = JsonDocument.Parse(directBody);
+        Assert.Equal("M_FORBIDDEN", directError.RootElement.GetProperty("errcode").GetString());
+        Assert.Equal($"{fixture.Hs3.Host} is not part of the federation", directError.RootElement.GetProperty("error").GetString());
+        var hs1OutboundAfter = ProxyMetrics.Sum(await ProxyMetrics.ScrapeAsync(fixture.Hs1.HealthPort, Ct), "messengerproxy_outbound_tunnels_total", "outcome=\"refused_inside\"");
+        Assert.True(hs1OutboundAfter > hs1OutboundBefore, "hs1's outbound proxy should have answered the tunnel to hs3 with its refusal");
 
         // Nothing got through either way: hs3's proxy passed no federation request from anyone to Synapse 3,
         // Synapse 3 has no trace of the room or alias, and hs1's room never had carol.
