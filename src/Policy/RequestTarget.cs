@@ -131,7 +131,7 @@ public readonly struct RequestTarget
         return dots > 0;
     }
 
-    /// <summary>Finds the value of a query parameter whose (percent-decoded) name equals <paramref name="name"/>.</summary>
+    /// <summary>Whether the query has a parameter whose name, decoded as the homeserver decodes it, is <paramref name="name"/>.</summary>
     public static bool QueryContainsKey(ReadOnlySpan<char> query, string name)
     {
         foreach (var range in query.Split('&'))
@@ -139,7 +139,7 @@ public readonly struct RequestTarget
             var pair = query[range];
             var eq = pair.IndexOf('=');
             var key = eq < 0 ? pair : pair[..eq];
-            if (key.SequenceEqual(name) || (key.Contains('%') && PercentDecodeAscii(key) == name))
+            if (IsKey(key, name))
             {
                 return true;
             }
@@ -160,7 +160,7 @@ public readonly struct RequestTarget
             var pair = query[range];
             var eq = pair.IndexOf('=');
             var key = eq < 0 ? pair : pair[..eq];
-            if (key.SequenceEqual(name) || ((key.Contains('%') || key.Contains('+')) && FormDecode(key) == name))
+            if (IsKey(key, name))
             {
                 values.Add(eq < 0 ? string.Empty : FormDecode(pair[(eq + 1)..]));
             }
@@ -172,25 +172,9 @@ public readonly struct RequestTarget
     private static string FormDecode(ReadOnlySpan<char> value) =>
         Uri.UnescapeDataString(value.ToString().Replace('+', ' '));
 
-    private static string PercentDecodeAscii(ReadOnlySpan<char> value)
-    {
-        var chars = new char[value.Length];
-        var n = 0;
-        for (var i = 0; i < value.Length; i++)
-        {
-            if (value[i] == '%' && i + 2 < value.Length && IsHex(value[i + 1]) && IsHex(value[i + 2]))
-            {
-                chars[n++] = (char)((HexValue(value[i + 1]) << 4) | HexValue(value[i + 2]));
-                i += 2;
-            }
-            else
-            {
-                chars[n++] = value[i];
-            }
-        }
-
-        return new string(chars, 0, n);
-    }
+    // Decoding costs an allocation, so only names that carry an escape are decoded.
+    private static bool IsKey(ReadOnlySpan<char> key, string name) =>
+        key.SequenceEqual(name) || ((key.Contains('%') || key.Contains('+')) && FormDecode(key) == name);
 
     private static RequestTargetError CheckPercentEncoding(ReadOnlySpan<char> value, bool rejectControl)
     {

@@ -9,8 +9,8 @@ namespace MessengerProxy.Hosting.Http;
 /// Refuses requests the server tolerates but a proxy should not pass on, before anything is forwarded:
 /// header names that are not tokens, header values outside visible ASCII (which other parsers read
 /// differently, and which HttpClient refuses to send, so they would otherwise surface as a homeserver
-/// failure), a Host that is not <c>host[:port]</c>, a Content-Length that is not plain digits, and
-/// ambiguous body framing. The server already rejects conflicting or repeated Content-Length headers;
+/// failure), a Host that is not <c>host[:port]</c>, and ambiguous body framing. (Content-Length needs no
+/// check here: Kestrel refuses every form but a number and keeps only the number it parsed.) The server already rejects conflicting or repeated Content-Length headers;
 /// what it tolerates, and this refuses, is a Transfer-Encoding next to a Content-Length (Kestrel keeps the
 /// latter as X-Content-Length) and transfer codings other than plain "chunked", which the proxy could
 /// only pass on by dropping them.
@@ -50,14 +50,6 @@ public static class RequestFraming
         if (host.Count > 1 || (host.Count == 1 && !IsValidHost(host[0])))
         {
             return Malformed(context, "The Host header must be host[:port] with a port between 1 and 65535");
-        }
-
-        // RFC 9112 §6.3: Content-Length = 1*DIGIT. Kestrel also reads "+5" or "5,5", which the
-        // homeserver could frame differently, and the proxy would re-serialise.
-        if (headers.TryGetValue(HeaderNames.ContentLength, out var contentLength)
-            && (contentLength.Count != 1 || contentLength[0] is not { Length: > 0 and <= 19 } digits || digits.AsSpan().ContainsAnyExceptInRange('0', '9')))
-        {
-            return Malformed(context, "Content-Length must be a decimal number");
         }
 
         if (!headers.TryGetValue(HeaderNames.TransferEncoding, out var transferEncoding))

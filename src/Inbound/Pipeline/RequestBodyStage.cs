@@ -67,7 +67,8 @@ internal sealed class RequestBodyStage : IInboundPolicy
             return (null, TooLarge(context));
         }
 
-        var buffer = ArrayPool<byte>.Shared.Rent(declared is { } known ? (int)Math.Max(known, 1) : InitialChunkedBuffer);
+        // Returned to the pool in the finally block unless the body took it over.
+        byte[]? buffer = ArrayPool<byte>.Shared.Rent(declared is { } known ? (int)Math.Max(known, 1) : InitialChunkedBuffer);
         var length = 0;
         try
         {
@@ -76,12 +77,6 @@ internal sealed class RequestBodyStage : IInboundPolicy
             {
                 if (length == buffer.Length)
                 {
-                    if (length > _limit)
-                    {
-                        ArrayPool<byte>.Shared.Return(buffer);
-                        return (null, TooLarge(context));
-                    }
-
                     var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min((long)buffer.Length * 2, _limit + 1L));
                     buffer.AsSpan(0, length).CopyTo(larger);
                     ArrayPool<byte>.Shared.Return(buffer);
@@ -97,35 +92,35 @@ internal sealed class RequestBodyStage : IInboundPolicy
                 length += read;
                 if (length > _limit)
                 {
-                    ArrayPool<byte>.Shared.Return(buffer);
                     return (null, TooLarge(context));
                 }
             }
 
-            return (new BufferedRequestBody(buffer, length), null);
+            var body = new BufferedRequestBody(buffer, length);
+            buffer = null;
+            return (body, null);
         }
-        catch (BadHttpRequestException ex)
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            ArrayPool<byte>.Shared.Return(buffer);
-            if (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
-            {
-                return (null, TooLarge(context));
-            }
-
+            return (null, TooLarge(context));
+        }
+        catch (BadHttpRequestException)
+        {
             // A framing error leaves the connection in an unknown state: no further request may be read from it.
             context.Response.Headers.Connection = "close";
             return (null, new MatrixError(400, MatrixErrorCode.Unknown, "The request body is malformed"));
         }
         catch (IOException)
         {
-            ArrayPool<byte>.Shared.Return(buffer);
             context.Response.Headers.Connection = "close";
             return (null, new MatrixError(400, MatrixErrorCode.Unknown, "The request body could not be read"));
         }
-        catch
+        finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
-            throw;
+            if (buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
         }
     }
 

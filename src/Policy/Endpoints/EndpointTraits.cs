@@ -103,9 +103,6 @@ public sealed class EndpointTraits
     /// </summary>
     public bool BufferBody { get; }
 
-    /// <summary>The body is parsed as JSON by some stage, not just read.</summary>
-    public bool InspectsJson => BodyServers != BodyServerReferences.None;
-
     internal static EndpointTraits For(EndpointDescriptor endpoint)
     {
         var serverParameters = new List<ServerParameter>();
