@@ -30,6 +30,8 @@ internal sealed class InboundMetrics
     private readonly Counter<long> _requests;
     private readonly Histogram<double> _duration;
     private readonly Counter<long> _upstreamErrors;
+    private readonly Counter<long> _ruleRefusals;
+    private readonly Counter<long> _ruleRewrites;
 
     public InboundMetrics(IMeterFactory meterFactory)
     {
@@ -37,6 +39,8 @@ internal sealed class InboundMetrics
         _requests = meter.CreateCounter<long>("requests_total", description: "Requests handled by the inbound proxy, by endpoint family, outcome and status class.");
         _duration = meter.CreateHistogram<double>("request_duration_seconds", unit: "s", description: "Time from request start to the end of the response, by endpoint family and outcome.");
         _upstreamErrors = meter.CreateCounter<long>("upstream_errors_total", description: "Failures talking to the homeserver, by kind.");
+        _ruleRefusals = meter.CreateCounter<long>("rule_refusals_total", description: "Requests refused by a TIM rule or endpoint override, by rule name.");
+        _ruleRewrites = meter.CreateCounter<long>("rule_rewrites_total", description: "Request bodies a TIM rule rewrote before forwarding, by rule name.");
     }
 
     public void RequestCompleted(string family, RequestOutcome outcome, int statusCode, double seconds)
@@ -52,6 +56,10 @@ internal sealed class InboundMetrics
     }
 
     public void UpstreamError(string kind) => _upstreamErrors.Add(1, new KeyValuePair<string, object?>("kind", kind));
+
+    public void RuleRefused(string rule) => _ruleRefusals.Add(1, new KeyValuePair<string, object?>("rule", rule));
+
+    public void RuleRewrote(string rule) => _ruleRewrites.Add(1, new KeyValuePair<string, object?>("rule", rule));
 
     private static string OutcomeLabel(RequestOutcome outcome) => outcome switch
     {

@@ -25,4 +25,13 @@ internal static partial class Log
 
     [LoggerMessage(6, LogLevel.Debug, "Client aborted {Method} {Endpoint}: {ForwarderError}", EventName = "ClientAborted")]
     public static partial void ClientAborted(ILogger logger, string method, string endpoint, string forwarderError);
+
+    [LoggerMessage(7, LogLevel.Information, "Rejected {Method} {Path}: {StatusCode} {ErrorCode} by TIM rule {Rule} ({Requirement})", EventName = "RuleRefused")]
+    public static partial void RuleRefused(ILogger logger, string method, string path, string rule, string requirement, int statusCode, string errorCode);
+
+    [LoggerMessage(8, LogLevel.Debug, "Rewrote the body of {Method} {Path} by TIM rule {Rule} ({Requirement})", EventName = "RuleRewrote")]
+    public static partial void RuleRewrote(ILogger logger, string method, string path, string rule, string requirement);
+
+    [LoggerMessage(9, LogLevel.Warning, "Could not read the age of the event to redact for TIM rule {Rule}: {Reason}; answered {StatusCode}", EventName = "EventLookupFailed")]
+    public static partial void EventLookupFailed(ILogger logger, string rule, string reason, int statusCode);
 }

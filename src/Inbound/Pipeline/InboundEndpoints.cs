@@ -4,13 +4,13 @@ using Microsoft.Extensions.Options;
 
 namespace MessengerProxy.Inbound.Pipeline;
 
-/// <summary>The inbound allowlist: the Matrix v1.11 table with the operator's additions and denials applied.</summary>
+/// <summary>The inbound allowlist: the Matrix v1.11 table with the operator's additions and denials applied, and the TIM rulebook in its traits.</summary>
 public sealed class InboundEndpoints
 {
-    public InboundEndpoints(IOptions<InboundOptions> options)
+    public InboundEndpoints(IOptions<InboundOptions> options, TimRulebook tim)
     {
         var errors = new List<string>();
-        var table = TryBuildTable(options.Value, errors)
+        var table = TryBuildTable(options.Value, errors)?.WithTim(tim)
             ?? throw new OptionsValidationException(InboundOptions.SectionName, typeof(InboundOptions), errors);
         Matcher = new EndpointMatcher(table);
         LogPath = new LogPath(table);

@@ -80,11 +80,22 @@ public sealed class EndpointTraits
         [("PUT", "/_matrix/client/v3/sendToDevice/{eventType}/{txnId}")] = BodyServerReferences.SendToDevice,
     };
 
-    private EndpointTraits(IReadOnlyList<ServerParameter> serverParameters, BodyServerReferences bodyServers, bool bufferBody)
+    private EndpointTraits(
+        IReadOnlyList<ServerParameter> serverParameters,
+        BodyServerReferences bodyServers,
+        bool bufferBody,
+        bool requiresAccessToken,
+        bool requiresXMatrix,
+        TimOverride? timOverride,
+        TimContent timContent)
     {
         ServerParameters = serverParameters;
         BodyServers = bodyServers;
         BufferBody = bufferBody;
+        RequiresAccessToken = requiresAccessToken;
+        RequiresXMatrix = requiresXMatrix;
+        Override = timOverride;
+        TimContent = timContent;
     }
 
     /// <summary>Path and query parameters whose server must be federated.</summary>
@@ -99,10 +110,24 @@ public sealed class EndpointTraits
     /// </summary>
     public bool BufferBody { get; }
 
-    /// <summary>The body is parsed as JSON by some stage, not just read.</summary>
-    public bool InspectsJson => BodyServers != BodyServerReferences.None;
+    /// <summary>A client-server endpoint the spec authenticates, or one a TIM override requires a token for.</summary>
+    public bool RequiresAccessToken { get; }
 
-    internal static EndpointTraits For(EndpointDescriptor endpoint)
+    /// <summary>A server-server endpoint the spec authenticates, or one a TIM override requires X-Matrix for.</summary>
+    public bool RequiresXMatrix { get; }
+
+    /// <summary>The TIM override row in force for the endpoint, if any.</summary>
+    public TimOverride? Override { get; }
+
+    /// <summary>Which TIM content stage looks at the endpoint's requests (<see cref="TimContent.None"/>: none does).</summary>
+    public TimContent TimContent { get; }
+
+    /// <summary>The body is parsed as JSON by some stage, not just read.</summary>
+    public bool InspectsJson =>
+        BodyServers != BodyServerReferences.None
+        || TimContent is TimContent.CreateRoom or TimContent.RoomUpgrade or TimContent.StateEvent or TimContent.SendEvent or TimContent.PresenceStatus;
+
+    internal static EndpointTraits For(EndpointDescriptor endpoint, TimRulebook tim)
     {
         var serverParameters = new List<ServerParameter>();
         var bodyServers = BodyServerReferences.None;
@@ -131,6 +156,14 @@ public sealed class EndpointTraits
             bodyServers = s_bodyServerReferences.GetValueOrDefault((endpoint.Method, endpoint.Template.Text));
         }
 
-        return new EndpointTraits(serverParameters, bodyServers, bufferBody: endpoint.Body != RequestBodyKind.Binary);
+        var timOverride = tim.OverrideFor(endpoint);
+        return new EndpointTraits(
+            serverParameters,
+            bodyServers,
+            bufferBody: endpoint.Body != RequestBodyKind.Binary,
+            requiresAccessToken: (endpoint.Api == MatrixApi.ClientServer && endpoint.Auth == AuthRequirement.Required) || timOverride?.Kind == TimOverrideKind.AccessToken,
+            requiresXMatrix: (endpoint.Api == MatrixApi.ServerServer && endpoint.Auth == AuthRequirement.Required) || timOverride?.Kind == TimOverrideKind.XMatrix,
+            timOverride,
+            tim.ContentFor(endpoint));
     }
 }
