@@ -46,8 +46,8 @@ public static class InboundServiceCollectionExtensions
         services.AddSingleton<XMatrixOriginPolicy>();
         services.AddSingleton<GuestRegistrationPolicy>();
         services.AddSingleton<RequestBodyStage>();
-        services.AddSingleton<TimContentPolicy>();
         services.AddSingleton<ClientDomainPolicy>();
+        services.AddSingleton<TimContentPolicy>();
         services.AddSingleton<RedactionWindowPolicy>();
         services.AddSingleton<InboundPolicies>();
 
