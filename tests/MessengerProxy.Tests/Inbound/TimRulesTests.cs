@@ -365,11 +365,14 @@ public sealed class TimRulesTests(TimRulesTests.Fixture fixture) : IClassFixture
     public async Task Redaction_OfAnOldEvent_Is403_NeverForwarded()
     {
         var eventId = Fixture.EventAt(fixture.Clock.GetUtcNow() - TimeSpan.FromHours(24) - TimeSpan.FromSeconds(1));
+        var before = Count(await fixture.MetricsAsync(), "redaction-window");
 
         var (id, response) = await fixture.SendAsync("PUT", $"/_matrix/client/v3/rooms/!r:ex.org/redact/{eventId}/t1", Auth, "{}");
 
         RejectionTests.AssertMatrixError(response, 403, "M_FORBIDDEN");
+        Assert.Equal("Events older than 24 hours cannot be redacted", JsonDocument.Parse(response.Body).RootElement.GetProperty("error").GetString());
         Assert.Empty(fixture.Upstream.HeadsWithTestId(id));
+        Assert.Equal(before + 1, Count(await fixture.MetricsAsync(), "redaction-window"));
     }
 
     [Fact]
@@ -408,12 +411,16 @@ public sealed class TimRulesTests(TimRulesTests.Fixture fixture) : IClassFixture
     [InlineData("$unknowntoken:ex.org", 401, "M_UNKNOWN_TOKEN")]
     public async Task Redaction_HomeserverRefusesToShowTheEvent_ItsAnswerRelayedAsItIs(string eventId, int status, string errcode)
     {
+        var before = Count(await fixture.MetricsAsync(), "redaction-window");
+
         var (id, response) = await fixture.SendAsync("PUT", $"/_matrix/client/v3/rooms/!r:ex.org/redact/{eventId}/t1", Auth, "{}");
 
         Assert.Equal(status, response.StatusCode);
         Assert.Equal("application/json", response.Header("Content-Type"));
         Assert.Equal(Fixture.RefusalBody(errcode), response.BodyText);
         Assert.Empty(fixture.Upstream.HeadsWithTestId(id));
+        // The homeserver's refusal, not the rule's.
+        Assert.Equal(before, Count(await fixture.MetricsAsync(), "redaction-window"));
     }
 
     [Theory]

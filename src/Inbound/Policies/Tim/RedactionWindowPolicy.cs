@@ -68,8 +68,9 @@ internal sealed class RedactionWindowPolicy : IInboundPolicy
     private async ValueTask<MatrixError?> CheckAsync(HttpContext context, InboundRequestFeature request)
     {
         var error = await LookUpAsync(context, request);
-        if (error is not null)
+        if (ReferenceEquals(error, _tooOld))
         {
+            // Only the window itself is the rule's refusal; a relayed answer or a failed look-up is logged as what it is.
             request.RefusedBy = TimRules.RedactionWindow;
         }
 
