@@ -4,6 +4,7 @@ using MessengerProxy.Inbound.Diagnostics;
 using MessengerProxy.Inbound.Forwarding;
 using MessengerProxy.Inbound.Pipeline;
 using MessengerProxy.Inbound.Policies;
+using MessengerProxy.Inbound.Policies.Tim;
 using MessengerProxy.Inbound.WellKnown;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
@@ -27,6 +28,10 @@ public static class InboundServiceCollectionExtensions
         services.AddOptions<WellKnownOptions>().Bind(configuration.GetSection(WellKnownOptions.SectionName)).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<InboundOptions>, InboundOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WellKnownOptions>, WellKnownOptionsValidator>());
+        services.AddOptions<TimOptions>().Bind(configuration.GetSection(TimOptions.SectionName)).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TimOptions>, TimOptionsValidator>());
+        services.AddSingleton(sp => sp.GetRequiredService<IOptions<TimOptions>>().Value.ToRulebook());
+        services.AddSingleton(_ => EmojiTable.Load());
 
         services.AddHttpForwarder();
         services.AddMetrics();
@@ -40,12 +45,29 @@ public static class InboundServiceCollectionExtensions
         services.AddSingleton<InboundRequestHandler>();
 
         // Their order is InboundPolicies'.
+        services.AddSingleton<TimAnswerPolicy>();
         services.AddSingleton<BodySizePolicy>();
         services.AddSingleton<AccessTokenPresencePolicy>();
         services.AddSingleton<XMatrixOriginPolicy>();
+        services.AddSingleton<GuestRegistrationPolicy>();
         services.AddSingleton<RequestBodyStage>();
         services.AddSingleton<ClientDomainPolicy>();
+        services.AddSingleton<TimContentPolicy>();
+        services.AddSingleton<RedactionWindowPolicy>();
         services.AddSingleton<InboundPolicies>();
+
+        services.AddHttpClient(RedactionWindowPolicy.HttpClientName, (sp, client) =>
+            {
+                client.Timeout = sp.GetRequiredService<IOptions<InboundOptions>>().Value.UpstreamTimeout;
+            })
+            .ConfigurePrimaryHttpMessageHandler(sp => new SocketsHttpHandler
+            {
+                UseProxy = false,
+                AllowAutoRedirect = false,
+                UseCookies = false,
+                ActivityHeadersPropagator = null,
+                ConnectTimeout = sp.GetRequiredService<IOptions<InboundOptions>>().Value.UpstreamConnectTimeout,
+            });
 
         services.AddHttpClient(WellKnownHandler.SupportHttpClient, (sp, client) =>
             {

@@ -15,6 +15,8 @@ public static class MatrixErrorCode
     public const string BadJson = "M_BAD_JSON";
     public const string NotJson = "M_NOT_JSON";
     public const string InvalidParam = "M_INVALID_PARAM";
+    public const string UnsupportedRoomVersion = "M_UNSUPPORTED_ROOM_VERSION";
+    public const string InvalidRoomState = "M_INVALID_ROOM_STATE";
 }
 
 /// <summary>An answer the proxy gives itself, in the spec's standard error format.</summary>
@@ -29,9 +31,20 @@ public sealed record MatrixError(int StatusCode, string ErrorCode, string Messag
     public static MatrixError MissingToken { get; } =
         new(401, MatrixErrorCode.MissingToken, "Missing access token");
 
+    /// <summary>
+    /// A Matrix error body of the homeserver's, relayed as it came (with members such as <c>soft_logout</c> or
+    /// <c>retry_after_ms</c>) instead of one built from <see cref="ErrorCode"/> and <see cref="Message"/>.
+    /// </summary>
+    public byte[]? RelayedBody { get; init; }
+
     /// <summary><c>{"errcode":"…","error":"…"}</c> as UTF-8.</summary>
     public byte[] ToUtf8Json()
     {
+        if (RelayedBody is { } relayed)
+        {
+            return relayed;
+        }
+
         using var buffer = new MemoryStream(64 + Message.Length);
         using (var writer = new Utf8JsonWriter(buffer))
         {

@@ -153,3 +153,58 @@ internal sealed class WellKnownOptionsValidator : IValidateOptions<WellKnownOpti
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }
+
+internal sealed class TimOptionsValidator : IValidateOptions<TimOptions>
+{
+    public ValidateOptionsResult Validate(string? name, TimOptions options)
+    {
+        var errors = new List<string>();
+        const string S = TimOptions.SectionName;
+
+        // An unknown name is most likely a typo that would leave a rule on that the operator meant to switch off.
+        var ids = MessengerProxy.Policy.Endpoints.TimOverrideTable.Load().Select(o => o.Id).ToList();
+        CheckNames(errors, $"{S}:Overrides:Disabled", options.Overrides.Disabled, ids);
+        CheckNames(errors, $"{S}:Rules:Disabled", options.Rules.Disabled, MessengerProxy.Policy.Endpoints.TimRules.All.Select(r => r.Name).ToList());
+
+        var allowed = options.RoomVersions.EffectiveAllowed;
+        for (var i = 0; i < options.RoomVersions.Allowed.Count; i++)
+        {
+            if (!IsRoomVersion(options.RoomVersions.Allowed[i]))
+            {
+                errors.Add($"{S}:RoomVersions:Allowed:{i} is not a room version (1-32 characters of a-z, 0-9, '.', '-'; got '{options.RoomVersions.Allowed[i]}')");
+            }
+        }
+
+        if (!allowed.Contains(options.RoomVersions.Default, StringComparer.Ordinal))
+        {
+            errors.Add($"{S}:RoomVersions:Default must be one of the allowed versions {string.Join(", ", allowed)} (got '{options.RoomVersions.Default}')");
+        }
+
+        if (options.RedactionWindow <= TimeSpan.Zero)
+        {
+            errors.Add($"{S}:RedactionWindow must be positive (got {options.RedactionWindow})");
+        }
+
+        if (options.MaxStatusMessageLength <= 0)
+        {
+            errors.Add($"{S}:MaxStatusMessageLength must be positive (got {options.MaxStatusMessageLength})");
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private static void CheckNames(List<string> errors, string key, List<string> names, List<string> known)
+    {
+        for (var i = 0; i < names.Count; i++)
+        {
+            if (!known.Contains(names[i], StringComparer.Ordinal))
+            {
+                errors.Add($"{key}:{i} '{names[i]}' is not one of {string.Join(", ", known)}");
+            }
+        }
+    }
+
+    // The spec's grammar for room versions (identifiers of 1-32 code points from [a-z0-9.-]).
+    private static bool IsRoomVersion(string value) =>
+        value.Length is > 0 and <= 32 && value.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '.' or '-');
+}

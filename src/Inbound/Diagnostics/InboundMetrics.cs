@@ -31,6 +31,8 @@ internal sealed class InboundMetrics
     private readonly Histogram<double> _duration;
     private readonly Counter<long> _upstreamErrors;
     private readonly Counter<long> _wrongListener;
+    private readonly Counter<long> _ruleRefusals;
+    private readonly Counter<long> _ruleRewrites;
 
     public InboundMetrics(IMeterFactory meterFactory)
     {
@@ -40,6 +42,8 @@ internal sealed class InboundMetrics
         _upstreamErrors = meter.CreateCounter<long>("upstream_errors_total", description: "Failures talking to the homeserver, by kind.");
         _wrongListener = meter.CreateCounter<long>("listener_refusals_total",
             description: "Requests refused because their endpoint's API is not served on the listener they arrived on, by the listener's APIs and the endpoint family.");
+        _ruleRefusals = meter.CreateCounter<long>("rule_refusals_total", description: "Requests refused by a TIM rule or endpoint override, by rule name.");
+        _ruleRewrites = meter.CreateCounter<long>("rule_rewrites_total", description: "Request bodies a TIM rule rewrote before forwarding, by rule name.");
     }
 
     public void RequestCompleted(string family, RequestOutcome outcome, int statusCode, double seconds)
@@ -60,6 +64,10 @@ internal sealed class InboundMetrics
         new KeyValuePair<string, object?>("family", family));
 
     public void UpstreamError(string kind) => _upstreamErrors.Add(1, new KeyValuePair<string, object?>("kind", kind));
+
+    public void RuleRefused(string rule) => _ruleRefusals.Add(1, new KeyValuePair<string, object?>("rule", rule));
+
+    public void RuleRewrote(string rule) => _ruleRewrites.Add(1, new KeyValuePair<string, object?>("rule", rule));
 
     private static string OutcomeLabel(RequestOutcome outcome) => outcome switch
     {

@@ -28,4 +28,13 @@ internal static partial class Log
 
     [LoggerMessage(7, LogLevel.Warning, "WellKnown:Server '{Server}' names no port: other servers then look up DNS SRV records for it and otherwise connect to port 8448; give the port explicitly, e.g. '{Suggestion}'", EventName = "WellKnownServerWithoutPort")]
     public static partial void WellKnownServerWithoutPort(ILogger logger, string server, string suggestion);
+
+    [LoggerMessage(10, LogLevel.Information, "Rejected {Method} {Path}: {StatusCode} {ErrorCode} by TIM rule {Rule} ({Requirement})", EventName = "RuleRefused")]
+    public static partial void RuleRefused(ILogger logger, string method, string path, string rule, string requirement, int statusCode, string errorCode);
+
+    [LoggerMessage(11, LogLevel.Debug, "Rewrote the body of {Method} {Path} by TIM rule {Rule} ({Requirement})", EventName = "RuleRewrote")]
+    public static partial void RuleRewrote(ILogger logger, string method, string path, string rule, string requirement);
+
+    [LoggerMessage(12, LogLevel.Warning, "Could not read the age of the event to redact for TIM rule {Rule}: {Reason}; answered {StatusCode}", EventName = "EventLookupFailed")]
+    public static partial void EventLookupFailed(ILogger logger, string rule, string reason, int statusCode);
 }

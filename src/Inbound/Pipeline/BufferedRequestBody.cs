@@ -1,5 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Net.Http.Headers;
 
 namespace MessengerProxy.Inbound.Pipeline;
 
@@ -29,7 +31,7 @@ internal sealed class BufferedRequestBody : IDisposable
         Length = length;
     }
 
-    public int Length { get; }
+    public int Length { get; private set; }
 
     public ReadOnlyMemory<byte> Memory => (_buffer ?? throw new ObjectDisposedException(nameof(BufferedRequestBody))).AsMemory(0, Length);
 
@@ -37,6 +39,28 @@ internal sealed class BufferedRequestBody : IDisposable
     public JsonDocument Json => _document ??= JsonDocument.Parse(Memory, DocumentOptions);
 
     public Stream OpenRead() => new MemoryStream(_buffer!, 0, Length, writable: false);
+
+    /// <summary>
+    /// Takes <paramref name="buffer"/> (pooled; returned when the request ends) as the body from now on: a rule that
+    /// rewrote the body forwards what it wrote, and later stages parse that. The old bytes go back to the pool.
+    /// </summary>
+    public void Replace(byte[] buffer, int length)
+    {
+        ObjectDisposedException.ThrowIf(_buffer is null, this);
+        _document?.Dispose();
+        _document = null;
+        ArrayPool<byte>.Shared.Return(_buffer);
+        _buffer = buffer;
+        Length = length;
+    }
+
+    /// <summary>Makes these bytes the request's body, framed by a Content-Length that cannot be misread.</summary>
+    public void UseAsRequestBody(HttpRequest request)
+    {
+        request.Headers.Remove(HeaderNames.TransferEncoding);
+        request.Headers.ContentLength = Length;
+        request.Body = OpenRead();
+    }
 
     public void Dispose()
     {

@@ -4,17 +4,17 @@ using Microsoft.Extensions.Options;
 
 namespace MessengerProxy.Inbound.Pipeline;
 
-/// <summary>The inbound allowlist: the Matrix v1.11 table with the operator's additions and denials applied.</summary>
+/// <summary>The inbound allowlist: the Matrix v1.11 table with the operator's additions and denials applied, and the TIM rulebook in its traits.</summary>
 public sealed class InboundEndpoints
 {
     // Indexed by ListenerApis: a listener matches against the rows it serves only, so a path of another
     // listener's API is unknown there (404, no Allow header, no preflight), like any path outside the table.
     private readonly EndpointMatcher[] _matchers;
 
-    public InboundEndpoints(IOptions<InboundOptions> options)
+    public InboundEndpoints(IOptions<InboundOptions> options, TimRulebook tim)
     {
         var errors = new List<string>();
-        var table = TryBuildTable(options.Value, errors)
+        var table = TryBuildTable(options.Value, errors)?.WithTim(tim)
             ?? throw new OptionsValidationException(InboundOptions.SectionName, typeof(InboundOptions), errors);
         _matchers = new EndpointMatcher[(int)ListenerApis.All + 1];
         for (var apis = ListenerApis.None; apis <= ListenerApis.All; apis++)

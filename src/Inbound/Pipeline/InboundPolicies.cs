@@ -1,27 +1,38 @@
 using MessengerProxy.Inbound.Policies;
+using MessengerProxy.Inbound.Policies.Tim;
 
 namespace MessengerProxy.Inbound.Pipeline;
 
 /// <summary>
 /// The order in which every allowlisted request is checked, written in one place: the cheapest refusals first,
-/// header checks before the body is read, and the body read (bounded) before any rule that looks inside it.
+/// header checks before the body is read, the body read (bounded) before any rule that looks inside it, and the one
+/// rule that asks the homeserver last. Which stage concerns a request is a trait of its endpoint; the others return
+/// at once.
 /// </summary>
 internal sealed class InboundPolicies
 {
     public InboundPolicies(
+        TimAnswerPolicy timAnswers,
         BodySizePolicy bodySize,
         AccessTokenPresencePolicy accessToken,
         XMatrixOriginPolicy xMatrixOrigin,
+        GuestRegistrationPolicy guestRegistration,
         RequestBodyStage body,
-        ClientDomainPolicy clientDomains)
+        ClientDomainPolicy clientDomains,
+        TimContentPolicy timContent,
+        RedactionWindowPolicy redactionWindow)
     {
         InOrder =
         [
-            bodySize,       // 413 from the declared length, before a byte is read
-            accessToken,    // 401 without any token, as the homeserver would answer
-            xMatrixOrigin,  // federation: the X-Matrix origin must be listed
-            body,           // every body but media uploads read whole and checked
-            clientDomains,  // every domain the client names must be federated
+            timAnswers,         // TIM: endpoints answered by the proxy (federation publicRooms, previews, threads, ...)
+            bodySize,           // 413 from the declared length, before a byte is read
+            accessToken,        // 401 without any token, as the homeserver would answer (and where TIM wants one)
+            xMatrixOrigin,      // federation: the X-Matrix origin must be listed (and TIM's /version needs X-Matrix)
+            guestRegistration,  // TIM: no guest accounts (the query only)
+            body,               // every body but media uploads read whole and checked
+            clientDomains,      // every domain the client names must be federated (its answer names the domain)
+            timContent,         // TIM: room and content rules on the parsed body; createRoom patched where needed, last
+            redactionWindow,    // TIM: the event's age, asked of the homeserver with the caller's token
         ];
     }
 

@@ -27,4 +27,7 @@ public sealed class InboundRequestFeature
     internal BufferedRequestBody? Body { get; set; }
 
     internal RequestOutcome Outcome { get; set; } = RequestOutcome.Forwarded;
+
+    /// <summary>The TIM rule behind the refusal a policy returned, so that it is logged and counted by name.</summary>
+    internal TimRule? RefusedBy { get; set; }
 }

@@ -147,7 +147,17 @@ internal sealed class InboundRequestHandler
             if (await policy.EvaluateAsync(context, request) is { } error)
             {
                 request.Outcome = RequestOutcome.Rejected;
-                Log.RequestRejected(_logger, context.Request.Method, request.Endpoint.Template.Text, error.StatusCode, error.ErrorCode, error.Message);
+                if (request.RefusedBy is { } rule)
+                {
+                    // A rule's message may quote the body; the log names the rule and its requirement instead.
+                    Log.RuleRefused(_logger, context.Request.Method, request.Endpoint.Template.Text, rule.Name, rule.Requirement, error.StatusCode, error.ErrorCode);
+                    _metrics.RuleRefused(rule.Name);
+                }
+                else
+                {
+                    Log.RequestRejected(_logger, context.Request.Method, request.Endpoint.Template.Text, error.StatusCode, error.ErrorCode, error.Message);
+                }
+
                 await MatrixResponses.WriteErrorAsync(context, error);
                 return;
             }

@@ -48,10 +48,7 @@ internal sealed class RequestBodyStage : IInboundPolicy
         }
 
         // The homeserver gets the bytes that were checked, framed by a length that cannot be misread.
-        var headers = context.Request.Headers;
-        headers.Remove(HeaderNames.TransferEncoding);
-        headers.ContentLength = body!.Length;
-        context.Request.Body = body.OpenRead();
+        body!.UseAsRequestBody(context.Request);
         return null;
     }
 

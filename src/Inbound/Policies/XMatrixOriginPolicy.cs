@@ -9,23 +9,46 @@ using Microsoft.Net.Http.Headers;
 namespace MessengerProxy.Inbound.Policies;
 
 /// <summary>
-/// Inbound federation: the <c>origin</c> of the X-Matrix authorization must be in the federation list.
-/// Server-server endpoints the spec leaves unauthenticated (key server, well-known, OpenID userinfo,
-/// version) are exempt. The signature is the homeserver's to verify.
+/// Inbound federation: the <c>origin</c> of the X-Matrix authorization must be in the federation list. Server-server
+/// endpoints the spec leaves unauthenticated (key server, well-known, OpenID userinfo, version) are exempt, unless a
+/// TIM override requires X-Matrix for them (<c>/version</c>, A_26331): that override's header is required even
+/// while the list is not enforced, since nothing else would ask for it. The signature is the homeserver's to verify.
 /// </summary>
 internal sealed class XMatrixOriginPolicy(FederationListCache federation) : IInboundPolicy
 {
     public async ValueTask<MatrixError?> EvaluateAsync(HttpContext context, InboundRequestFeature request)
     {
-        var endpoint = request.Endpoint;
-        if (request.IsPreflight || endpoint.Api != MatrixApi.ServerServer || endpoint.Auth != AuthRequirement.Required || !federation.Enforced)
+        var traits = request.Endpoint.Traits;
+        if (request.IsPreflight || !traits.RequiresXMatrix)
         {
             return null;
         }
 
+        var timOverride = traits.Override is { Kind: TimOverrideKind.XMatrix } row ? row : null;
+        if (!federation.Enforced && timOverride is null)
+        {
+            return null;
+        }
+
+        var error = await CheckAsync(context);
+        if (error is not null && timOverride is not null)
+        {
+            request.RefusedBy = timOverride.Rule;
+        }
+
+        return error;
+    }
+
+    private async ValueTask<MatrixError?> CheckAsync(HttpContext context)
+    {
         if (FederationErrors.ReadXMatrix(context.Request.Headers[HeaderNames.Authorization], out var authorization) is { } unauthorized)
         {
             return unauthorized;
+        }
+
+        if (!federation.Enforced)
+        {
+            return null;
         }
 
         var check = await federation.CheckAsync(authorization.Origin, context.RequestAborted);

@@ -40,7 +40,7 @@ public enum EndpointFamily
 /// <summary>One allowed (method, path template) pair.</summary>
 public sealed class EndpointDescriptor
 {
-    internal EndpointDescriptor(string method, PathTemplate template, MatrixApi api, AuthRequirement auth, RequestBodyKind body, bool deprecated, IReadOnlyList<string> queryParameters)
+    internal EndpointDescriptor(string method, PathTemplate template, MatrixApi api, AuthRequirement auth, RequestBodyKind body, bool deprecated, IReadOnlyList<string> queryParameters, TimRulebook? tim = null)
     {
         Method = method;
         Template = template;
@@ -50,7 +50,7 @@ public sealed class EndpointDescriptor
         Deprecated = deprecated;
         QueryParameters = queryParameters;
         Family = FamilyOf(template.Text, api);
-        Traits = EndpointTraits.For(this);
+        Traits = EndpointTraits.For(this, tim ?? TimRulebook.Off);
     }
 
     public string Method { get; }
@@ -74,6 +74,9 @@ public sealed class EndpointDescriptor
     public EndpointTraits Traits { get; }
 
     public override string ToString() => $"{Method} {Template.Text}";
+
+    /// <summary>The same endpoint with traits that include <paramref name="tim"/>'s rules.</summary>
+    internal EndpointDescriptor WithTim(TimRulebook tim) => new(Method, Template, Api, Auth, Body, Deprecated, QueryParameters, tim);
 
     private static EndpointFamily FamilyOf(string template, MatrixApi api)
     {

@@ -87,6 +87,17 @@ public sealed class EndpointTable
         return new EndpointTable(endpoints);
     }
 
+    /// <summary>
+    /// The same endpoints with the TIM rulebook in their traits: overrides of authentication or fixed answers, and
+    /// which content rules look at them. Rows the rulebook names but the table lacks (denied by the operator) are
+    /// simply absent.
+    /// </summary>
+    public EndpointTable WithTim(TimRulebook tim)
+    {
+        ArgumentNullException.ThrowIfNull(tim);
+        return new EndpointTable(Endpoints.Select(e => e.WithTim(tim)).ToList());
+    }
+
     /// <summary>The endpoints that satisfy <paramref name="predicate"/>, e.g. one API of the spec.</summary>
     public EndpointTable Where(Func<EndpointDescriptor, bool> predicate) => new(Endpoints.Where(predicate).ToList());
 

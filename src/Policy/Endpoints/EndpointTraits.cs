@@ -80,12 +80,24 @@ public sealed class EndpointTraits
         [("PUT", "/_matrix/client/v3/sendToDevice/{eventType}/{txnId}")] = BodyServerReferences.SendToDevice,
     };
 
-    private EndpointTraits(IReadOnlyList<ServerParameter> serverParameters, BodyServerReferences bodyServers, bool bufferBody, ListenerApis servedOn)
+    private EndpointTraits(
+        IReadOnlyList<ServerParameter> serverParameters,
+        BodyServerReferences bodyServers,
+        bool bufferBody,
+        bool requiresAccessToken,
+        bool requiresXMatrix,
+        TimOverride? timOverride,
+        TimContent timContent,
+        ListenerApis servedOn)
     {
         ServerParameters = serverParameters;
         BodyServers = bodyServers;
         BufferBody = bufferBody;
         ServedOn = servedOn;
+        RequiresAccessToken = requiresAccessToken;
+        RequiresXMatrix = requiresXMatrix;
+        Override = timOverride;
+        TimContent = timContent;
     }
 
     /// <summary>Which kinds of listener answer this endpoint; a listener serving none of them treats it as unknown.</summary>
@@ -103,7 +115,19 @@ public sealed class EndpointTraits
     /// </summary>
     public bool BufferBody { get; }
 
-    internal static EndpointTraits For(EndpointDescriptor endpoint)
+    /// <summary>A client-server endpoint the spec authenticates, or one a TIM override requires a token for.</summary>
+    public bool RequiresAccessToken { get; }
+
+    /// <summary>A server-server endpoint the spec authenticates, or one a TIM override requires X-Matrix for.</summary>
+    public bool RequiresXMatrix { get; }
+
+    /// <summary>The TIM override row in force for the endpoint, if any.</summary>
+    public TimOverride? Override { get; }
+
+    /// <summary>Which TIM content stage looks at the endpoint's requests (<see cref="TimContent.None"/>: none does).</summary>
+    public TimContent TimContent { get; }
+
+    internal static EndpointTraits For(EndpointDescriptor endpoint, TimRulebook tim)
     {
         var serverParameters = new List<ServerParameter>();
         var bodyServers = BodyServerReferences.None;
@@ -132,7 +156,16 @@ public sealed class EndpointTraits
             bodyServers = s_bodyServerReferences.GetValueOrDefault((endpoint.Method, endpoint.Template.Text));
         }
 
-        return new EndpointTraits(serverParameters, bodyServers, bufferBody: endpoint.Body != RequestBodyKind.Binary, ServedOnOf(endpoint));
+        var timOverride = tim.OverrideFor(endpoint);
+        return new EndpointTraits(
+            serverParameters,
+            bodyServers,
+            bufferBody: endpoint.Body != RequestBodyKind.Binary,
+            requiresAccessToken: (endpoint.Api == MatrixApi.ClientServer && endpoint.Auth == AuthRequirement.Required) || timOverride?.Kind == TimOverrideKind.AccessToken,
+            requiresXMatrix: (endpoint.Api == MatrixApi.ServerServer && endpoint.Auth == AuthRequirement.Required) || timOverride?.Kind == TimOverrideKind.XMatrix,
+            timOverride,
+            tim.ContentFor(endpoint),
+            ServedOnOf(endpoint));
     }
 
     private static ListenerApis ServedOnOf(EndpointDescriptor endpoint) => endpoint.Api switch

@@ -89,7 +89,7 @@ public sealed class ComposeListenersTests : IAsyncLifetime
         var federation = Guid.NewGuid().ToString("N");
 
         var versions = await RawHttp.SendAsync(port, RawHttp.Request("GET", "/_matrix/client/versions", $"{RecordingUpstream.TestIdHeader}: {client}\r\n"));
-        var refused = await RawHttp.SendAsync(port, RawHttp.Request("GET", "/_matrix/federation/v1/version", $"{RecordingUpstream.TestIdHeader}: {federation}\r\n"));
+        var refused = await RawHttp.SendAsync(port, RawHttp.Request("GET", "/_matrix/key/v2/server", $"{RecordingUpstream.TestIdHeader}: {federation}\r\n"));
 
         Assert.Equal(200, versions.StatusCode);
         Assert.Single(_upstream.WithTestId(client));
@@ -105,7 +105,7 @@ public sealed class ComposeListenersTests : IAsyncLifetime
         var federation = Guid.NewGuid().ToString("N");
         var client = Guid.NewGuid().ToString("N");
 
-        var served = await CurlAsync(port, "/_matrix/federation/v1/version", federation);
+        var served = await CurlAsync(port, "/_matrix/key/v2/server", federation);
         var refused = await CurlAsync(port, "/_matrix/client/versions", client);
 
         Assert.EndsWith("\n200", served);

@@ -109,7 +109,6 @@ public sealed class FederationEnforcementTests : IAsyncLifetime
     [InlineData("GET", "/_matrix/key/v2/server")]
     [InlineData("GET", "/_matrix/key/v2/query/evil.example")]
     [InlineData("GET", "/.well-known/matrix/client")]
-    [InlineData("GET", "/_matrix/federation/v1/version")]
     [InlineData("GET", "/_matrix/federation/v1/openid/userinfo?access_token=abc")]
     public async Task UnauthenticatedFederationEndpoints_AreExempt(string method, string target)
     {
@@ -118,6 +117,33 @@ public sealed class FederationEnforcementTests : IAsyncLifetime
 
         Assert.Equal(200, response.StatusCode);
         Assert.Single(_homeserver.WithTestId(id));
+    }
+
+    [Fact]
+    public async Task FederationVersion_IsExempt_OnlyWithTheTimRulebookOff()
+    {
+        // v1.11 leaves /version unauthenticated; the TIM override (A_26331) is switched off here.
+        await using var proxy = await StartProxyAsync(null, "Tim:Enabled=false");
+        var (id, response) = await SendAsync(proxy, "GET", "/_matrix/federation/v1/version");
+
+        Assert.Equal(200, response.StatusCode);
+        Assert.Single(_homeserver.WithTestId(id));
+    }
+
+    [Theory]
+    [InlineData("", 401, "M_UNAUTHORIZED")]
+    [InlineData("Authorization: X-Matrix origin=\"evil.example\",key=k,sig=s\r\n", 403, "M_FORBIDDEN")]
+    public async Task FederationVersion_UnderTheTimRulebook_NeedsAListedXMatrixOrigin(string headers, int status, string errcode)
+    {
+        await using var proxy = await StartProxyAsync();
+        await WaitForListAsync(proxy);
+        var (refusedId, refused) = await SendAsync(proxy, "GET", "/_matrix/federation/v1/version", headers);
+        var (allowedId, allowed) = await SendAsync(proxy, "GET", "/_matrix/federation/v1/version", XMatrix("origin=\"listed.example\""));
+
+        RejectionTests.AssertMatrixError(refused, status, errcode);
+        Assert.Empty(_homeserver.HeadsWithTestId(refusedId));
+        Assert.Equal(200, allowed.StatusCode);
+        Assert.Single(_homeserver.WithTestId(allowedId));
     }
 
     [Fact]
@@ -267,7 +293,9 @@ public sealed class FederationEnforcementTests : IAsyncLifetime
 
     [Theory]
     [InlineData("""{"name":"room"}""", 200)]
-    [InlineData("""{"invite":["@a:partner.example.org","@b:matrix.example.org"]}""", 200)]
+    // (At most one invitee: the TIM rule single-invitee refuses two, whatever their domains.)
+    [InlineData("""{"invite":["@a:partner.example.org"]}""", 200)]
+    [InlineData("""{"invite":["@b:matrix.example.org"]}""", 200)]
     [InlineData("""{"invite":["@a:partner.example.org","@eve:evil.example"]}""", 403)]
     [InlineData("""{"invite":"@a:partner.example.org"}""", 400)]
     [InlineData("""{"invite":[null]}""", 400)]

@@ -92,7 +92,8 @@ public sealed class HealthTests
         await using var upstream = await RecordingUpstream.StartAsync();
         await using var proxy = await ProxyHost.StartAsync(upstream.BaseUri.ToString().TrimEnd('/'));
         await RawHttp.SendAsync(proxy.InboundPort, RawHttp.Request("GET", "/_matrix/client/versions"));
-        await RawHttp.SendAsync(proxy.InboundPort, RawHttp.Request("GET", "/_matrix/federation/v1/version"));
+        // (The TIM rulebook requires X-Matrix on /version; federation checks are off here, so any origin passes.)
+        await RawHttp.SendAsync(proxy.InboundPort, RawHttp.Request("GET", "/_matrix/federation/v1/version", "Authorization: X-Matrix origin=ex.org,key=\"k\",sig=\"s\"\r\n"));
         await RawHttp.SendAsync(proxy.InboundPort, RawHttp.Request("GET", "/_synapse/admin/v1/users"));
         await RawHttp.SendAsync(proxy.InboundPort, RawHttp.Request("GET", "/_matrix/client/v3/sync"));
 

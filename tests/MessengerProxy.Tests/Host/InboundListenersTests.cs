@@ -54,8 +54,8 @@ public sealed class InboundListenersTests(InboundListenersTests.Fixture fixture)
     [InlineData("POST", "/_matrix/key/v2/query", "", "{}")]
     [InlineData("PUT", "/_matrix/federation/v1/send/txn1", XMatrix, "{\"pdus\":[]}")]
     [InlineData("GET", "/_matrix/federation/v1/media/download/m1", XMatrix, "")]
-    [InlineData("OPTIONS", "/_matrix/federation/v1/version", "Origin: https://app.example\r\nAccess-Control-Request-Method: GET\r\n", "")]
-    [InlineData("DELETE", "/_matrix/federation/v1/version", "", "")]
+    [InlineData("OPTIONS", "/_matrix/key/v2/server", "Origin: https://app.example\r\nAccess-Control-Request-Method: GET\r\n", "")]
+    [InlineData("DELETE", "/_matrix/key/v2/server", "", "")]
     public async Task ClientListener_RefusesFederationAndKeyEndpoints_NeverForwarded(string method, string target, string headers, string body)
     {
         var id = Guid.NewGuid().ToString("N");
@@ -69,7 +69,6 @@ public sealed class InboundListenersTests(InboundListenersTests.Fixture fixture)
     }
 
     [Theory]
-    [InlineData("GET", "/_matrix/federation/v1/version", "")]
     [InlineData("GET", "/_matrix/key/v2/server", "")]
     [InlineData("PUT", "/_matrix/federation/v1/send/txn2", "{\"pdus\":[]}")]
     public async Task FederationListener_OverTls_ForwardsFederationAndKeyEndpoints(string method, string target, string body)
@@ -88,7 +87,7 @@ public sealed class InboundListenersTests(InboundListenersTests.Fixture fixture)
     public async Task FederationListener_AnswersWellKnownServer_AndPreflightOfItsOwnEndpoints()
     {
         var (status, body, _) = await fixture.CurlFederationAsync("GET", "/.well-known/matrix/server", Guid.NewGuid().ToString("N"));
-        var (preflight, _, _) = await fixture.CurlFederationAsync("OPTIONS", "/_matrix/federation/v1/version", Guid.NewGuid().ToString("N"), "",
+        var (preflight, _, _) = await fixture.CurlFederationAsync("OPTIONS", "/_matrix/key/v2/server", Guid.NewGuid().ToString("N"), "",
             "-H", "Origin: https://app.example", "-H", "Access-Control-Request-Method: GET");
 
         Assert.Equal(200, status);
@@ -123,13 +122,13 @@ public sealed class InboundListenersTests(InboundListenersTests.Fixture fixture)
         var federation = Guid.NewGuid().ToString("N");
         var client = Guid.NewGuid().ToString("N");
 
-        var (served, _, version) = await fixture.CurlFederationAsync("GET", "/_matrix/federation/v1/version", federation, "", "--http2");
+        var (served, _, version) = await fixture.CurlFederationAsync("GET", "/_matrix/key/v2/server", federation, "", "--http2");
         var (refused, text, refusedVersion) = await fixture.CurlFederationAsync("GET", "/_matrix/client/v3/account/whoami", client, "", "--http2", "-H", "Authorization: Bearer t");
 
         Assert.Equal(200, served);
         Assert.Equal("2", version);
         Assert.Equal("2", refusedVersion);
-        Assert.Equal("/_matrix/federation/v1/version", fixture.Upstream.Single(federation).RawTarget);
+        Assert.Equal("/_matrix/key/v2/server", fixture.Upstream.Single(federation).RawTarget);
         AssertUnrecognized(refused, text);
         Assert.Empty(fixture.Upstream.HeadsWithTestId(client));
     }
@@ -187,12 +186,12 @@ public sealed class InboundListenersTests(InboundListenersTests.Fixture fixture)
         var federation = Guid.NewGuid().ToString("N");
 
         var clientResponse = await RawHttp.SendAsync(proxy.InboundPort, RawHttp.Request("GET", "/_matrix/client/versions", $"{RecordingUpstream.TestIdHeader}: {client}\r\n"));
-        var federationResponse = await RawHttp.SendAsync(proxy.InboundPort, RawHttp.Request("GET", "/_matrix/federation/v1/version", $"{RecordingUpstream.TestIdHeader}: {federation}\r\n"));
+        var federationResponse = await RawHttp.SendAsync(proxy.InboundPort, RawHttp.Request("GET", "/_matrix/key/v2/server", $"{RecordingUpstream.TestIdHeader}: {federation}\r\n"));
 
         Assert.Equal(200, clientResponse.StatusCode);
         Assert.Equal(200, federationResponse.StatusCode);
         Assert.Equal("/_matrix/client/versions", upstream.Single(client).RawTarget);
-        Assert.Equal("/_matrix/federation/v1/version", upstream.Single(federation).RawTarget);
+        Assert.Equal("/_matrix/key/v2/server", upstream.Single(federation).RawTarget);
     }
 
     [Theory]

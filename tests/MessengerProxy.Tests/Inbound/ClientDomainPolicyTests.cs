@@ -71,7 +71,9 @@ public sealed class ClientDomainPolicyTests : IClassFixture<ProxyFixture.Federat
         // Kicks and bans of a remote user name no server to contact; other state events have no user in their key.
         { "PUT", "/_matrix/client/v3/rooms/!r:ex.org/state/m.room.member/@eve:evil.example", """{"membership":"ban"}""" },
         { "PUT", "/_matrix/client/v3/rooms/!r:ex.org/state/m.room.topic/@eve:evil.example", """{"membership":"invite"}""" },
-        { "POST", "/_matrix/client/v3/createRoom", """{"invite":["@a:ex.org"],"initial_state":[{"type":"m.room.member","state_key":"@b:matrix.example.org","content":{"membership":"invite"}},{"type":"m.room.topic","state_key":"","content":{"topic":"t"}}]}""" },
+        // (Two requests, since the TIM rule single-invitee allows one invitee per createRoom.)
+        { "POST", "/_matrix/client/v3/createRoom", """{"invite":["@a:ex.org"],"initial_state":[{"type":"m.room.topic","state_key":"","content":{"topic":"t"}}]}""" },
+        { "POST", "/_matrix/client/v3/createRoom", """{"initial_state":[{"type":"m.room.member","state_key":"@b:matrix.example.org","content":{"membership":"invite"}},{"type":"m.room.topic","state_key":"","content":{"topic":"t"}}]}""" },
         { "POST", "/_matrix/client/v3/join/!r:evil.example?server_name=ex.org&via=example.org", "{}" },
         { "POST", "/_matrix/client/v3/join/%23room:ex.org", "{}" },
         { "GET", "/_matrix/client/v3/profile/@me:matrix.example.org", "" },

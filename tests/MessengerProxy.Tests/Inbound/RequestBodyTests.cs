@@ -122,7 +122,8 @@ public sealed class RequestBodyTests : IClassFixture<ProxyFixture>
         // Kestrel parses "+27" as 27 before any application code runs and keeps only the number (see README),
         // so the proxy cannot refuse it; what it guarantees is that the homeserver sees the same framing.
         var id = Guid.NewGuid().ToString("N");
-        var request = $"POST /_matrix/client/v3/createRoom HTTP/1.1\r\nHost: matrix.example.org\r\n{RecordingUpstream.TestIdHeader}: {id}\r\n{Auth}Content-Length: +27\r\nConnection: close\r\n\r\n{Data}";
+        // (A message send, not createRoom, whose body the TIM rulebook gives a room version.)
+        var request = $"PUT /_matrix/client/v3/rooms/!r:ex.org/send/m.room.message/t1 HTTP/1.1\r\nHost: matrix.example.org\r\n{RecordingUpstream.TestIdHeader}: {id}\r\n{Auth}Content-Length: +27\r\nConnection: close\r\n\r\n{Data}";
 
         var response = await RawHttp.SendAsync(_fixture.Proxy.InboundPort, request);
 

@@ -1,0 +1,4 @@
+using BenchmarkDotNet.Running;
+using MessengerProxy.InboundBench;
+
+BenchmarkSwitcher.FromAssembly(typeof(TimRuleBenchmarks).Assembly).Run(args);
