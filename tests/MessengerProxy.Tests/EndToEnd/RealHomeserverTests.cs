@@ -341,6 +341,107 @@ public sealed class RealHomeserverTests(FederationFixture fixture) : IClassFixtu
         Assert.Contains(reason, (await fixture.Hs1.Synapse.AdminGetAsync("/_synapse/admin/v1/user_reports", Ct)).GetRawText(), StringComparison.Ordinal);
     }
 
+    [Fact, Step(62)]
+    public async Task TimRoomRules_AsSynapseStoresThem()
+    {
+        fixture.SkipUnlessRunning();
+        var alice = await fixture.UserAsync(fixture.Hs1, "alice");
+        var before = await ProxyMetrics.ScrapeAsync(fixture.Hs1.HealthPort, Ct);
+
+        // A public room without a room version: the proxy adds the default and m.federate=false, keeping the rest.
+        var publicRoom = await RawAsync(alice, "POST", "/_matrix/client/v3/createRoom",
+            new { preset = "public_chat", creation_content = new Dictionary<string, object> { ["org.example.kept"] = "yes" } });
+        var publicCreate = await StoredCreateContentAsync(fixture.Hs1, publicRoom.GetProperty("room_id").GetString()!);
+        Assert.Equal("10", publicCreate.GetProperty("room_version").GetString());
+        Assert.False(publicCreate.GetProperty("m.federate").GetBoolean());
+        Assert.Equal("yes", publicCreate.GetProperty("org.example.kept").GetString());
+
+        // A private room federates; an allowed version the client names is kept.
+        var privateRoom = await RawAsync(alice, "POST", "/_matrix/client/v3/createRoom", new { preset = "private_chat", room_version = "9" });
+        var privateRoomId = privateRoom.GetProperty("room_id").GetString()!;
+        var privateCreate = await StoredCreateContentAsync(fixture.Hs1, privateRoomId);
+        Assert.Equal("9", privateCreate.GetProperty("room_version").GetString());
+        Assert.False(privateCreate.TryGetProperty("m.federate", out var federate) && federate.ValueKind == JsonValueKind.False);
+
+        // A version outside the allowed set never reaches Synapse, which would create the room.
+        var roomsBefore = (await fixture.Hs1.Synapse.AdminGetAsync("/_synapse/admin/v1/rooms?limit=1", Ct)).GetProperty("total_rooms").GetInt32();
+        var v11 = await fixture.RunClientAsync("raw_request", new
+        {
+            ca = fixture.ChrootCaPath, user = FederationFixture.Client(alice), method = "POST", path = "/_matrix/client/v3/createRoom", body = new { room_version = "11" },
+        });
+        Assert.Equal(400, v11.GetProperty("status").GetInt32());
+        Assert.Equal("M_UNSUPPORTED_ROOM_VERSION", v11.GetProperty("body").GetProperty("errcode").GetString());
+        Assert.Equal(roomsBefore, (await fixture.Hs1.Synapse.AdminGetAsync("/_synapse/admin/v1/rooms?limit=1", Ct)).GetProperty("total_rooms").GetInt32());
+
+        // A public join rule through the state API is refused; Synapse keeps the room invite-only.
+        var joinRule = await fixture.RunClientAsync("raw_request", new
+        {
+            ca = fixture.ChrootCaPath, user = FederationFixture.Client(alice), method = "PUT",
+            path = $"/_matrix/client/v3/rooms/{Uri.EscapeDataString(privateRoomId)}/state/m.room.join_rules/", body = new { join_rule = "public" },
+        });
+        Assert.True(joinRule.GetProperty("status").GetInt32() == 400, joinRule.ToString());
+        Assert.Equal("M_INVALID_ROOM_STATE", joinRule.GetProperty("body").GetProperty("errcode").GetString());
+        var state = await fixture.Hs1.Synapse.AdminGetAsync($"/_synapse/admin/v1/rooms/{Uri.EscapeDataString(privateRoomId)}/state", Ct);
+        var stored = state.GetProperty("state").EnumerateArray().Single(e => e.GetProperty("type").GetString() == "m.room.join_rules");
+        Assert.Equal("invite", stored.GetProperty("content").GetProperty("join_rule").GetString());
+
+        var after = await ProxyMetrics.ScrapeAsync(fixture.Hs1.HealthPort, Ct);
+        Assert.Equal(RuleRefusals(before, "public-join-rule") + 1, RuleRefusals(after, "public-join-rule"));
+        Assert.Equal(RuleRefusals(before, "room-version") + 1, RuleRefusals(after, "room-version"));
+    }
+
+    [Fact, Step(63)]
+    public async Task TimFederationOverrides_PublicRoomsRefusedBetweenServers_VersionNeedsXMatrix()
+    {
+        fixture.SkipUnlessRunning();
+        var bob = await fixture.UserAsync(fixture.Hs2, "bob");
+        var before = await ProxyMetrics.ScrapeAsync(fixture.Hs1.HealthPort, Ct);
+
+        // bob asks his homeserver for hs1's room directory: Synapse 2 asks hs1 over federation, hs1's proxy refuses.
+        var directory = await fixture.RunClientAsync("raw_request", new
+        {
+            ca = fixture.ChrootCaPath, user = FederationFixture.Client(bob), method = "GET",
+            path = $"/_matrix/client/v3/publicRooms?server={Uri.EscapeDataString(fixture.Hs1.ServerName)}",
+        });
+        Assert.True(directory.GetProperty("status").GetInt32() >= 400, directory.ToString());
+        var after = await ProxyMetrics.ScrapeAsync(fixture.Hs1.HealthPort, Ct);
+        Assert.True(RuleRefusals(after, "federation-public-rooms") > RuleRefusals(before, "federation-public-rooms"),
+            "hs1's inbound proxy should have answered Synapse 2's publicRooms request itself");
+
+        // The federation version endpoint, which the spec leaves open, needs X-Matrix.
+        using var handler = new SocketsHttpHandler
+        {
+            SslOptions = { RemoteCertificateValidationCallback = fixture.FederationCa.Validator },
+            ConnectCallback = async (_, cancellationToken) =>
+            {
+                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+                await socket.ConnectAsync(System.Net.IPAddress.Loopback, fixture.Hs1.ProxyPort, cancellationToken);
+                return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+            },
+        };
+        using var federation = new HttpClient(handler) { BaseAddress = new Uri(fixture.Hs1.ClientUrl) };
+        using var version = await federation.GetAsync("/_matrix/federation/v1/version", Ct);
+        var versionBody = await version.Content.ReadAsStringAsync(Ct);
+        Assert.True((int)version.StatusCode == 401, versionBody);
+        Assert.Equal("M_UNAUTHORIZED", JsonDocument.Parse(versionBody).RootElement.GetProperty("errcode").GetString());
+    }
+
+    private async Task<JsonElement> RawAsync(MatrixUser user, string method, string path, object body)
+    {
+        var answer = await fixture.RunClientAsync("raw_request", new { ca = fixture.ChrootCaPath, user = FederationFixture.Client(user), method, path, body });
+        Assert.True(answer.GetProperty("status").GetInt32() == 200, $"{method} {path}: {answer}");
+        return answer.GetProperty("body");
+    }
+
+    private static async Task<JsonElement> StoredCreateContentAsync(HomeserverNode node, string roomId)
+    {
+        var state = await node.Synapse.AdminGetAsync($"/_synapse/admin/v1/rooms/{Uri.EscapeDataString(roomId)}/state", Ct);
+        return state.GetProperty("state").EnumerateArray().Single(e => e.GetProperty("type").GetString() == "m.room.create").GetProperty("content");
+    }
+
+    private static double RuleRefusals(string metrics, string rule) =>
+        ProxyMetrics.Sum(metrics, "messengerproxy_inbound_rule_refusals_total", $"rule=\"{rule}\"");
+
     [Fact, Step(90)]
     public async Task RegistrationServiceStopped_ProxiesKeepTheLastGoodList_MessagesKeepFlowing()
     {
