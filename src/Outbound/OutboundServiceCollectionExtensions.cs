@@ -34,7 +34,7 @@ public static class OutboundServiceCollectionExtensions
         services.AddSingleton(sp =>
         {
             var settings = sp.GetRequiredService<IOptions<OutboundOptions>>().Value;
-            var authority = CertificateAuthority.Load(settings.CaCertificatePath, settings.CaKeyPath, sp.GetRequiredService<TimeProvider>().GetUtcNow());
+            var authority = CertificateAuthority.Load(settings.CaCertificatePath, settings.CaKeyPath, sp.GetRequiredService<TimeProvider>().GetUtcNow(), settings.CaKeyPassword);
             Log.CaLoaded(sp.GetRequiredService<ILogger<CertificateAuthority>>(), authority.Certificate.Subject, authority.Certificate.NotAfter.ToUniversalTime());
             return authority;
         });
