@@ -56,7 +56,8 @@ internal sealed class TunnelRelay(TimeProvider time, TimeSpan idleTimeout)
     {
         while (true)
         {
-            await from.ReadAsync(Memory<byte>.Empty, cancellationToken);
+            // A zero-byte read completes once data is there (or at the end); its count says nothing.
+            _ = await from.ReadAsync(Memory<byte>.Empty, cancellationToken);
             var read = await from.ReadAsync(to.GetMemory(), cancellationToken);
             if (read == 0)
             {
