@@ -45,6 +45,9 @@ internal sealed class ConnectHeadMiddleware(
             if (!ConnectRequest.MayBeConnect(buffer))
             {
                 input.AdvanceTo(buffer.Start);
+
+                // The head's timer must not outlive the head (Kestrel's HTTP/1.1 has its own limits).
+                headTimeout.Dispose();
                 await plainHttp.Http(connection);
                 return;
             }
@@ -76,6 +79,7 @@ internal sealed class ConnectHeadMiddleware(
         // Bounded by MaxRequestHeadBytes and read once per tunnel; the parser wants one contiguous span.
         var head = buffer.Slice(0, headEnd).ToArray();
         input.AdvanceTo(headEnd);
+        headTimeout.Dispose();
 
         var parseError = ConnectRequest.Parse(head, out var host, out var port, out var proxyAuthorization);
         if (parseError != ConnectParseError.None)

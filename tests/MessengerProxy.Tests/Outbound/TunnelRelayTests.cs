@@ -35,6 +35,26 @@ public sealed class TunnelRelayTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task ManySegments_ArriveIntactAndInOrderBothWays()
+    {
+        var relay = await StartAsync();
+        var payload = new byte[1024 * 1024 + 17];
+        Random.Shared.NextBytes(payload);
+
+        var toRemote = SendFromClientAsync(payload);
+        var atRemote = await ReceiveBytesAtRemoteAsync(payload.Length);
+        await toRemote;
+        Assert.Equal(payload, atRemote);
+
+        var toClient = _remote!.SendAsync(payload, TestContext.Current.CancellationToken).AsTask();
+        var result = await _toClient.Reader.ReadAtLeastAsync(payload.Length, TestContext.Current.CancellationToken);
+        Assert.Equal(payload, result.Buffer.Slice(0, payload.Length).ToArray());
+        _toClient.Reader.AdvanceTo(result.Buffer.GetPosition(payload.Length));
+        await toClient;
+        Assert.False(relay.IsCompleted);
+    }
+
+    [Fact]
     public async Task SilentBothWays_EndsOnceTheIdleTimeoutHasPassedOnTheClock()
     {
         var relay = await StartAsync();
@@ -103,7 +123,9 @@ public sealed class TunnelRelayTests : IAsyncDisposable
         return relay.RunAsync(new DuplexPipe(_fromClient.Reader, _toClient.Writer), _upstream, TestContext.Current.CancellationToken);
     }
 
-    private async Task<string> ReceiveAtRemoteAsync(int count)
+    private async Task<string> ReceiveAtRemoteAsync(int count) => System.Text.Encoding.ASCII.GetString(await ReceiveBytesAtRemoteAsync(count));
+
+    private async Task<byte[]> ReceiveBytesAtRemoteAsync(int count)
     {
         var buffer = new byte[count];
         var total = 0;
@@ -114,7 +136,16 @@ public sealed class TunnelRelayTests : IAsyncDisposable
             total += read;
         }
 
-        return System.Text.Encoding.ASCII.GetString(buffer);
+        return buffer;
+    }
+
+    // In pieces of odd sizes, so segments and reads do not line up.
+    private async Task SendFromClientAsync(byte[] payload)
+    {
+        for (var offset = 0; offset < payload.Length; offset += 7919)
+        {
+            await _fromClient.Writer.WriteAsync(payload.AsMemory(offset, Math.Min(7919, payload.Length - offset)), TestContext.Current.CancellationToken);
+        }
     }
 
     private async Task<string> ReceiveAtClientAsync(int count)
