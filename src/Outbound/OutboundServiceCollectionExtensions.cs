@@ -7,7 +7,9 @@ using MessengerProxy.Outbound.Diagnostics;
 using MessengerProxy.Outbound.Forwarding;
 using MessengerProxy.Outbound.Tunnels;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -32,7 +34,7 @@ public static class OutboundServiceCollectionExtensions
         services.AddSingleton(sp =>
         {
             var settings = sp.GetRequiredService<IOptions<OutboundOptions>>().Value;
-            var authority = CertificateAuthority.Load(settings.CaCertificatePath, settings.CaKeyPath, sp.GetRequiredService<TimeProvider>().GetUtcNow());
+            var authority = CertificateAuthority.Load(settings.CaCertificatePath, settings.CaKeyPath, sp.GetRequiredService<TimeProvider>().GetUtcNow(), settings.CaKeyPassword);
             Log.CaLoaded(sp.GetRequiredService<ILogger<CertificateAuthority>>(), authority.Certificate.Subject, authority.Certificate.NotAfter.ToUniversalTime());
             return authority;
         });
@@ -46,17 +48,51 @@ public static class OutboundServiceCollectionExtensions
         services.AddSingleton<UpstreamClient>();
         services.AddSingleton<OutboundRequestHandler>();
         services.AddSingleton<ProxyCredentials>();
-        services.AddSingleton<TunnelMiddleware>();
+        services.AddSingleton<TunnelTlsOptions>();
         services.AddHealthChecks().AddCheck<CertificateAuthorityHealthCheck>("outbound-ca", tags: [ActuatorEndpoints.ReadyTag]);
         return services;
     }
 
-    /// <summary>Turns a Kestrel listener into the outbound proxy's: CONNECT handling and TLS interception before HTTP/1.1.</summary>
+    /// <summary>
+    /// Turns a Kestrel listener into the outbound proxy's. Every connection runs through these stages, one
+    /// job each, in this order; a stage that refuses answers on the raw connection and ends it:
+    /// <code>
+    /// ClientGone            a client that breaks the connection ends it quietly
+    /// ConnectionLimit       503 beyond MaxConnections
+    /// ConnectHead           400/505/431/408 for a malformed head; no CONNECT ─────────────┐
+    /// ProxyAuthorization    407                                                          │
+    /// TunnelDestination     403/400/502/504, or accepted to be refused inside            │
+    /// ExtraHostRelay        extra hosts: 200, bytes relayed end to end (ends here)       │
+    /// TlsInterception       200, then                                                    │
+    /// Kestrel UseHttps      TLS with a minted certificate (TunnelTlsOptions)             │
+    /// TunnelEstablished     counts the tunnel                                            │
+    /// Kestrel HTTP/1.1      decrypted requests → RunOutboundProxy ◄─ plain http:// ──────┘
+    /// </code>
+    /// </summary>
     public static void UseOutboundProxy(this ListenOptions listen)
     {
-        var middleware = listen.ApplicationServices.GetRequiredService<TunnelMiddleware>();
+        var services = listen.ApplicationServices;
+        var tls = services.GetRequiredService<TunnelTlsOptions>();
+        var settings = services.GetRequiredService<IOptions<OutboundOptions>>().Value;
+        var plainHttp = new PlainHttpBranch();
         listen.Protocols = HttpProtocols.Http1;
-        listen.Use(next => connection => middleware.OnConnectionAsync(connection, next));
+        listen.UseStage<ClientGoneMiddleware>()
+            .UseStage<ConnectionLimitMiddleware>()
+            .UseStage<ConnectHeadMiddleware>(plainHttp)
+            .UseStage<ProxyAuthorizationMiddleware>()
+            .UseStage<TunnelDestinationMiddleware>()
+            .UseStage<ExtraHostRelayMiddleware>()
+            .UseStage<TlsInterceptionMiddleware>()
+            .UseHttps(new TlsHandshakeCallbackOptions { OnConnection = tls.SelectAsync, HandshakeTimeout = settings.HandshakeTimeout });
+        listen.UseStage<TunnelEstablishedMiddleware>()
+            .Use(plainHttp.Capture);
+    }
+
+    private static ListenOptions UseStage<TStage>(this ListenOptions listen, params object[] arguments)
+        where TStage : IConnectionStage
+    {
+        listen.Use(next => ActivatorUtilities.CreateInstance<TStage>(listen.ApplicationServices, [next, .. arguments]).OnConnectionAsync);
+        return listen;
     }
 
     /// <summary>Ends a pipeline branch in the outbound proxy.</summary>

@@ -32,26 +32,23 @@ public sealed class CertificateAuthority : IDisposable
     public X509Certificate2 Certificate { get; }
 
     /// <summary>Loads and checks the CA; throws <see cref="InvalidOperationException"/> with the reason when it cannot be used.</summary>
-    public static CertificateAuthority Load(string certificatePath, string keyPath, DateTimeOffset now)
+    /// <param name="keyPassword">The password of an encrypted PKCS#8 key; null for a key in the clear.</param>
+    public static CertificateAuthority Load(string certificatePath, string keyPath, DateTimeOffset now, string? keyPassword = null)
     {
+        // Read here rather than by CreateFromPemFile, so every refusal names the file at fault.
+        var certificatePem = ReadPem(certificatePath, "CA certificate");
+        var keyPem = ReadPem(keyPath, "CA key");
+
+        // The public part alone first: it is what is sent with every leaf, and a certificate that is no CA is
+        // refused as such whatever its key file holds.
         X509Certificate2 certificate;
         try
         {
-            certificate = X509CertificateLoader.LoadCertificateFromFile(certificatePath);
+            certificate = X509Certificate2.CreateFromPem(certificatePem);
         }
         catch (CryptographicException ex)
         {
             throw new InvalidOperationException($"CA certificate '{certificatePath}' cannot be read: {ex.Message}", ex);
-        }
-
-        string keyPem;
-        try
-        {
-            keyPem = File.ReadAllText(keyPath);
-        }
-        catch (IOException ex)
-        {
-            throw new InvalidOperationException($"CA key '{keyPath}' cannot be read: {ex.Message}", ex);
         }
 
         var problem = CheckIsCa(certificate, now);
@@ -63,44 +60,54 @@ public sealed class CertificateAuthority : IDisposable
 
         AsymmetricAlgorithm key;
         X509SignatureGenerator signer;
-        byte[] publicKey;
         try
         {
-            switch (certificate.GetKeyAlgorithm())
+            // The library picks the key type from the certificate and checks that the key belongs to it.
+            using var withKey = keyPassword is null
+                ? X509Certificate2.CreateFromPem(certificatePem, keyPem)
+                : X509Certificate2.CreateFromEncryptedPem(certificatePem, keyPem, keyPassword);
+            if (withKey.GetECDsaPrivateKey() is { } ec)
             {
-                case "1.2.840.10045.2.1":
-                    var ec = ECDsa.Create();
-                    ec.ImportFromPem(keyPem);
-                    key = ec;
-                    signer = X509SignatureGenerator.CreateForECDsa(ec);
-                    publicKey = ec.ExportSubjectPublicKeyInfo();
-                    break;
-                case "1.2.840.113549.1.1.1":
-                    var rsa = RSA.Create();
-                    rsa.ImportFromPem(keyPem);
-                    key = rsa;
-                    signer = X509SignatureGenerator.CreateForRSA(rsa, RSASignaturePadding.Pkcs1);
-                    publicKey = rsa.ExportSubjectPublicKeyInfo();
-                    break;
-                default:
-                    certificate.Dispose();
-                    throw new InvalidOperationException($"CA certificate '{certificatePath}' has a key type other than EC or RSA");
+                (key, signer) = (ec, X509SignatureGenerator.CreateForECDsa(ec));
             }
+            else if (withKey.GetRSAPrivateKey() is { } rsa)
+            {
+                (key, signer) = (rsa, X509SignatureGenerator.CreateForRSA(rsa, RSASignaturePadding.Pkcs1));
+            }
+            else
+            {
+                throw new InvalidOperationException($"CA certificate '{certificatePath}' has a key type other than EC or RSA");
+            }
+        }
+        catch (ArgumentException ex) when (ex.ParamName == "privateKey")
+        {
+            certificate.Dispose();
+            throw new InvalidOperationException($"CA key '{keyPath}' does not belong to the CA certificate '{certificatePath}'", ex);
         }
         catch (Exception ex) when (ex is CryptographicException or ArgumentException)
         {
             certificate.Dispose();
             throw new InvalidOperationException($"CA key '{keyPath}' is not a PEM private key of the certificate's type: {ex.Message}", ex);
         }
-
-        if (!publicKey.AsSpan().SequenceEqual(certificate.PublicKey.ExportSubjectPublicKeyInfo()))
+        catch
         {
-            key.Dispose();
             certificate.Dispose();
-            throw new InvalidOperationException($"CA key '{keyPath}' does not belong to the CA certificate '{certificatePath}'");
+            throw;
         }
 
         return new CertificateAuthority(certificate, key, signer);
+    }
+
+    private static string ReadPem(string path, string what)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidOperationException($"{what} '{path}' cannot be read: {ex.Message}", ex);
+        }
     }
 
     /// <summary>Null when the certificate may issue server certificates now, otherwise why not.</summary>

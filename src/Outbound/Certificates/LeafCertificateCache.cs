@@ -10,7 +10,7 @@ namespace MessengerProxy.Outbound.Certificates;
 /// Leaf certificates per host, minted on first contact and reused until half their validity has passed.
 /// Concurrent first contacts mint once; the cache is bounded, dropping the least recently used hosts.
 /// </summary>
-public sealed class LeafCertificateCache : IDisposable
+public sealed class LeafCertificateCache : IDisposable, IAsyncDisposable
 {
     private readonly CertificateAuthority _authority;
     private readonly TimeProvider _time;
@@ -19,6 +19,9 @@ public sealed class LeafCertificateCache : IDisposable
     private readonly OutboundMetrics _metrics;
     private readonly Dictionary<string, Entry> _entries = new(StringComparer.OrdinalIgnoreCase);
     private readonly Lock _gate = new();
+
+    // Background mints still running: shutdown waits for them before the CA they sign with is disposed.
+    private readonly HashSet<Task> _prefetches = [];
 
     public LeafCertificateCache(CertificateAuthority authority, IOptions<OutboundOptions> options, TimeProvider time, OutboundMetrics metrics)
         : this(authority, options.Value.LeafValidity, options.Value.MaxCachedCertificates, time, metrics)
@@ -78,18 +81,33 @@ public sealed class LeafCertificateCache : IDisposable
 
         if (!entry.Leaf.IsValueCreated)
         {
-            ThreadPool.UnsafeQueueUserWorkItem(static state =>
+            // Registered before it starts, so its removal cannot run first.
+            var mint = new Task(static state =>
             {
+                var (cache, host, entry) = ((LeafCertificateCache, string, Entry))state!;
                 try
                 {
-                    state.Cache.Evaluate(state.Host, state.Entry);
+                    cache.Evaluate(host, entry);
                 }
                 catch (Exception)
                 {
-                    // Only a head start: the handshake's own Get mints again and fails where it is handled. An
-                    // exception here (the CA disposed at shutdown, say) would otherwise end the process.
+                    // Only a head start: the handshake's own Get mints again and fails where it is handled.
                 }
-            }, (Cache: this, Host: host, Entry: entry), preferLocal: false);
+            }, (this, host, entry), TaskCreationOptions.DenyChildAttach);
+            lock (_gate)
+            {
+                _prefetches.Add(mint);
+            }
+
+            mint.ContinueWith(static (done, state) =>
+            {
+                var cache = (LeafCertificateCache)state!;
+                lock (cache._gate)
+                {
+                    cache._prefetches.Remove(done);
+                }
+            }, this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            mint.Start(TaskScheduler.Default);
         }
 
         return true;
@@ -166,7 +184,28 @@ public sealed class LeafCertificateCache : IDisposable
         }
     }
 
+    /// <summary>Waits for background mints (CPU work of milliseconds), then empties the cache.</summary>
     public void Dispose()
+    {
+        Task.WaitAll(PendingPrefetches());
+        Clear();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Task.WhenAll(PendingPrefetches());
+        Clear();
+    }
+
+    private Task[] PendingPrefetches()
+    {
+        lock (_gate)
+        {
+            return [.. _prefetches];
+        }
+    }
+
+    private void Clear()
     {
         lock (_gate)
         {

@@ -11,7 +11,7 @@ namespace MessengerProxy.Outbound.Certificates;
 /// their cost is bounded twice: a cache of their own, which made-up names cannot use to push the federation
 /// peers' certificates out, and a token bucket of mints per period. Cached certificates cost no token.
 /// </summary>
-internal sealed class UnlistedHostCertificates : IDisposable
+internal sealed class UnlistedHostCertificates : IDisposable, IAsyncDisposable
 {
     private readonly LeafCertificateCache _cache;
     private readonly Func<bool> _takeToken;
@@ -47,6 +47,8 @@ internal sealed class UnlistedHostCertificates : IDisposable
     public SslStreamCertificateContext Get(string host) => _cache.Get(host);
 
     public void Dispose() => _cache.Dispose();
+
+    public ValueTask DisposeAsync() => _cache.DisposeAsync();
 
     // Called by the cache, under its lock, only when a certificate has to be minted.
     private bool TakeToken()

@@ -33,6 +33,9 @@ public sealed class OutboundOptions
     /// <summary>PEM private key (EC or RSA, PKCS#8 or traditional) of that CA.</summary>
     public string CaKeyPath { get; set; } = string.Empty;
 
+    /// <summary>The password of <see cref="CaKeyPath"/> when it is an encrypted PKCS#8 key (<c>ENCRYPTED PRIVATE KEY</c>).</summary>
+    public string? CaKeyPassword { get; set; }
+
     /// <summary>How long a minted leaf certificate is valid; it is replaced once half of that has passed.</summary>
     public TimeSpan LeafValidity { get; set; } = TimeSpan.FromDays(7);
 

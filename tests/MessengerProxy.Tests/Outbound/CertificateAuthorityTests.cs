@@ -45,6 +45,34 @@ public sealed class CertificateAuthorityTests : IDisposable
     }
 
     [Fact]
+    public void Load_EncryptedKeyWithItsPassword_IssuesLeavesThatChainToIt()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        using var ca = CaFiles.CreateEcCa(key, s_caNotBefore, s_caNotAfter);
+        var (certificatePath, keyPath) = _files.Write(ca, EncryptedPem(key, "correct horse"));
+
+        using var authority = CertificateAuthority.Load(certificatePath, keyPath, s_now, keyPassword: "correct horse");
+        using var leaf = authority.Issue("remote.example", s_now, TimeSpan.FromDays(7));
+
+        Assert.Equal(ca.Thumbprint, authority.Certificate.Thumbprint);
+        AssertChainsTo(leaf, ca, s_now);
+    }
+
+    [Theory]
+    [InlineData("wrong horse")]
+    [InlineData(null)]
+    public void Load_EncryptedKeyWithoutItsPassword_IsRefusedNamingTheKeyFile(string? password)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        using var ca = CaFiles.CreateEcCa(key, s_caNotBefore, s_caNotAfter);
+        var (certificatePath, keyPath) = _files.Write(ca, EncryptedPem(key, "correct horse"));
+
+        var ex = Assert.Throws<InvalidOperationException>(() => CertificateAuthority.Load(certificatePath, keyPath, s_now, password));
+
+        Assert.Contains($"CA key '{keyPath}'", ex.Message);
+    }
+
+    [Fact]
     public void Load_RsaCa_IssuesLeavesThatChainToIt()
     {
         using var key = RSA.Create(2048);
@@ -338,4 +366,7 @@ public sealed class CertificateAuthorityTests : IDisposable
         chain.ChainPolicy.ApplicationPolicy.Add(new Oid(ServerAuth));
         return chain;
     }
+
+    private static string EncryptedPem(ECDsa key, string password) =>
+        key.ExportEncryptedPkcs8PrivateKeyPem(password, new PbeParameters(PbeEncryptionAlgorithm.Aes256Cbc, HashAlgorithmName.SHA256, 100_000));
 }

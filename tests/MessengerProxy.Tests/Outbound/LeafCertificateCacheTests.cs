@@ -203,6 +203,34 @@ public sealed class LeafCertificateCacheTests : IDisposable
         Assert.Equal(0, cache.Count);
     }
 
+    [Fact]
+    public void Prefetch_ThenDispose_WaitsForTheMintInTheBackground()
+    {
+        var cache = Cache();
+        var minted = 0L;
+        using var listener = CountMinted(() => Interlocked.Increment(ref minted));
+
+        Assert.True(cache.Prefetch("a.example"));
+        Assert.True(cache.Prefetch("b.example"));
+        cache.Dispose();
+
+        // Shutdown disposes the CA after the cache: no mint may still be running on it then.
+        Assert.Equal(2, Interlocked.Read(ref minted));
+    }
+
+    [Fact]
+    public async Task Prefetch_ThenDisposeAsync_WaitsForTheMintInTheBackground()
+    {
+        var cache = Cache();
+        var minted = 0L;
+        using var listener = CountMinted(() => Interlocked.Increment(ref minted));
+
+        Assert.True(cache.Prefetch("a.example"));
+        await cache.DisposeAsync();
+
+        Assert.Equal(1, Interlocked.Read(ref minted));
+    }
+
     private LeafCertificateCache Cache(int capacity = 100)
     {
         var options = Options.Create(new OutboundOptions { LeafValidity = s_validity, MaxCachedCertificates = capacity });
