@@ -135,6 +135,9 @@ internal sealed class CoapEndpoint
             work = ReleaseWhenDone(association, work);
         }
 
+        // The answer is worked on whatever happens to this exchange (e.g. shutdown cancels the wait for it): tracked on its own.
+        association.Work.Track(work);
+
         if (message.Type == CoapType.NonConfirmable)
         {
             await ReplyAsync(association, message.MessageId, (await work).ToMessage(CoapType.NonConfirmable, association.NextMessageId(), message.Token).Serialize(), cancellationToken);
