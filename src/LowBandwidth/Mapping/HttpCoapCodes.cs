@@ -29,8 +29,6 @@ public static class HttpCoapCodes
         [CoapCodes.ServiceUnavailable] = 503, [CoapCodes.GatewayTimeout] = 504, [CoapCodes.ProxyingNotSupported] = 502,
     };
 
-    public static byte Code(int @class, int detail) => CoapMessage.MakeCode(@class, detail);
-
     /// <summary>The method of a CoAP request code; null for codes other than GET, POST, PUT and DELETE.</summary>
     public static string? MethodOf(byte code) => code switch
     {

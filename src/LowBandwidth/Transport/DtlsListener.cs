@@ -233,6 +233,9 @@ internal sealed class DtlsListener : IAsyncDisposable
         CloseAll();
         _handshakes.Dispose();
         await _work.DrainAsync(cancellationToken);
+
+        // Only now: worker threads and tracked tasks read its token until they end.
+        _stopping.Dispose();
     }
 
     private void CloseAll()

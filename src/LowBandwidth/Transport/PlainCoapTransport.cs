@@ -82,6 +82,9 @@ internal sealed class PlainCoapTransport : IAsyncDisposable
         _socket.Dispose();
         await _loop;
         await _work.DrainAsync(cancellationToken);
+
+        // Only now: tracked tasks read its token until they end.
+        _stopping.Dispose();
     }
 
     private sealed class Sink(Socket socket, IPEndPoint peer) : IDatagramSink
