@@ -1,11 +1,12 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using MessengerProxy.Hosting.Configuration;
-using MessengerProxy.Inbound.Forwarding;
+using MessengerProxy.LowBandwidth.Association;
 using MessengerProxy.LowBandwidth.Configuration;
 using MessengerProxy.LowBandwidth.Diagnostics;
 using MessengerProxy.LowBandwidth.Server;
 using MessengerProxy.LowBandwidth.Transport;
+using MessengerProxy.Policy.Versions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -14,7 +15,9 @@ namespace MessengerProxy.LowBandwidth;
 
 /// <summary>
 /// Runs the front door's listeners (DTLS, and plain CoAP where configured), forgets idle associations and uploads, and
-/// announces the DTLS port in <c>/_matrix/client/versions</c>.
+/// announces the DTLS port in <c>/_matrix/client/versions</c> (through <see cref="IVersionsAdvertisement"/>, which
+/// the inbound pipeline reads without knowing the front door). Stopping waits for every request and observation
+/// the listeners started.
 /// </summary>
 internal sealed class LowBandwidthServer : IHostedService, IVersionsAdvertisement, IAsyncDisposable
 {
@@ -26,7 +29,7 @@ internal sealed class LowBandwidthServer : IHostedService, IVersionsAdvertisemen
     private readonly LowBandwidthMetrics _metrics;
     private readonly BodyBudget _budget;
     private PlainCoapTransport? _plain;
-    private DtlsCoapTransport? _dtls;
+    private DtlsListener? _dtls;
     private AssociationTable<IPEndPoint>? _plainAssociations;
     private ITimer? _sweeper;
 
@@ -46,7 +49,10 @@ internal sealed class LowBandwidthServer : IHostedService, IVersionsAdvertisemen
     public IPEndPoint? DtlsEndPoint { get; private set; }
 
     /// <summary>The DTLS listener while running (for diagnostics and tests).</summary>
-    internal DtlsCoapTransport? Dtls => _dtls;
+    internal DtlsListener? Dtls => _dtls;
+
+    /// <summary>The plain CoAP listener while running (for diagnostics and tests).</summary>
+    internal PlainCoapTransport? Plain => _plain;
 
     public IEnumerable<KeyValuePair<string, JsonNode>> Members
     {
@@ -76,14 +82,14 @@ internal sealed class LowBandwidthServer : IHostedService, IVersionsAdvertisemen
         {
             var address = ListenerAddresses.Parse(_options.PlainBindAddress) ?? IPAddress.Loopback;
             _plainAssociations = new AssociationTable<IPEndPoint>(_optionsAccessor, _time);
-            _plain = new PlainCoapTransport(new IPEndPoint(address, plainPort), _endpoint, _plainAssociations, _time, _loggers.CreateLogger<PlainCoapTransport>());
+            _plain = new PlainCoapTransport(new IPEndPoint(address, plainPort), _endpoint, _plainAssociations, _loggers.CreateLogger<PlainCoapTransport>());
             _plain.Start();
         }
 
         if (!string.IsNullOrEmpty(_options.CertificatePath))
         {
             var address = ListenerAddresses.Parse(_options.BindAddress) ?? IPAddress.IPv6Any;
-            _dtls = new DtlsCoapTransport(new IPEndPoint(address, _options.Port), _optionsAccessor, _endpoint, _time, _metrics, _loggers.CreateLogger<DtlsCoapTransport>());
+            _dtls = new DtlsListener(new IPEndPoint(address, _options.Port), _optionsAccessor, _endpoint, _time, _metrics, _loggers.CreateLogger<DtlsListener>());
             DtlsEndPoint = _dtls.LocalEndPoint;
             _dtls.Start();
         }
@@ -102,18 +108,11 @@ internal sealed class LowBandwidthServer : IHostedService, IVersionsAdvertisemen
             _sweeper = null;
         }
 
-        if (_plain is not null)
-        {
-            await _plain.DisposeAsync();
-            _plain = null;
-        }
-
-        if (_dtls is not null)
-        {
-            await _dtls.DisposeAsync();
-            _dtls = null;
-            DtlsEndPoint = null;
-        }
+        // Both at once: each cancels its own work first, then waits for it.
+        await Task.WhenAll(_plain?.StopAsync(cancellationToken) ?? Task.CompletedTask, _dtls?.StopAsync(cancellationToken) ?? Task.CompletedTask);
+        _plain = null;
+        _dtls = null;
+        DtlsEndPoint = null;
     }
 
     private void Sweep()

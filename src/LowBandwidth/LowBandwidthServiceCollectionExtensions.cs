@@ -1,8 +1,10 @@
-using MessengerProxy.Inbound.Forwarding;
+using MessengerProxy.LowBandwidth.Association;
 using MessengerProxy.LowBandwidth.Bridge;
 using MessengerProxy.LowBandwidth.Configuration;
 using MessengerProxy.LowBandwidth.Diagnostics;
+using MessengerProxy.LowBandwidth.Mapping;
 using MessengerProxy.LowBandwidth.Server;
+using MessengerProxy.Policy.Versions;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -23,6 +25,7 @@ public static class LowBandwidthServiceCollectionExtensions
         services.AddSingleton<LowBandwidthMetrics>();
         services.AddSingleton<BodyBudget>();
         services.AddSingleton<InboundBridge>();
+        services.AddSingleton<CoapHttpTranslator>();
         services.AddSingleton<CoapRequestHandler>();
         services.AddSingleton<SyncObserver>();
         services.AddSingleton<CoapEndpoint>();

@@ -71,13 +71,7 @@ internal sealed class InboundBridge
         features.Set(s_listener);
         features.Set<IHttpResponseFeature>(response);
         features.Set<IHttpResponseBodyFeature>(new StreamResponseBodyFeature(responseBody));
-        features.Set<IHttpConnectionFeature>(new HttpConnectionFeature
-        {
-            ConnectionId = peer.ToString(),
-            RemoteIpAddress = peer.Address,
-            RemotePort = peer.Port,
-            LocalIpAddress = IPAddress.Loopback,
-        });
+        features.Set<IHttpConnectionFeature>(new PeerConnection(peer));
         using var aborted = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         features.Set<IHttpRequestLifetimeFeature>(new HttpRequestLifetimeFeature { RequestAborted = aborted.Token });
 
@@ -97,6 +91,26 @@ internal sealed class InboundBridge
         }
 
         return new HttpResult(context.Response.StatusCode, context.Response.ContentType, responseBody.ToArray());
+    }
+
+    /// <summary>The UDP peer as the request's connection; its ID is written only if something reads it.</summary>
+    private sealed class PeerConnection(IPEndPoint peer) : IHttpConnectionFeature
+    {
+        private string? _connectionId;
+
+        public string ConnectionId
+        {
+            get => _connectionId ??= peer.ToString();
+            set => _connectionId = value;
+        }
+
+        public IPAddress? RemoteIpAddress { get; set; } = peer.Address;
+
+        public int RemotePort { get; set; } = peer.Port;
+
+        public IPAddress? LocalIpAddress { get; set; } = IPAddress.Loopback;
+
+        public int LocalPort { get; set; }
     }
 
     private sealed class BodyDetection(bool canHaveBody) : IHttpRequestBodyDetectionFeature

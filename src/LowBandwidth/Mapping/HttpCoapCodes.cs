@@ -7,40 +7,44 @@ public static class HttpCoapCodes
 {
     private static readonly Dictionary<int, byte> s_statusToCode = new()
     {
-        [200] = Code(2, 5), [201] = Code(2, 1), [202] = Code(2, 5), [204] = Code(2, 4), [304] = Code(2, 3),
-        [400] = Code(4, 0), [401] = Code(4, 1), [403] = Code(4, 3), [404] = Code(4, 4), [405] = Code(4, 5),
-        [406] = Code(4, 6), [408] = Code(4, 8), [409] = Code(4, 9), [412] = Code(4, 12), [413] = Code(4, 13),
-        [415] = Code(4, 15), [422] = Code(4, 22), [429] = Code(4, 29),
-        [500] = Code(5, 0), [501] = Code(5, 1), [502] = Code(5, 2), [503] = Code(5, 3), [504] = Code(5, 4),
+        [200] = CoapCodes.Content, [201] = CoapCodes.Created, [202] = CoapCodes.Content, [204] = CoapCodes.Changed, [304] = CoapCodes.Valid,
+        [400] = CoapCodes.BadRequest, [401] = CoapCodes.Unauthorized, [403] = CoapCodes.Forbidden, [404] = CoapCodes.NotFound,
+        [405] = CoapCodes.MethodNotAllowed, [406] = CoapCodes.NotAcceptable, [408] = CoapCodes.RequestEntityIncomplete,
+        [409] = CoapCodes.Conflict, [412] = CoapCodes.PreconditionFailed, [413] = CoapCodes.RequestEntityTooLarge,
+        [415] = CoapCodes.UnsupportedContentFormat, [422] = CoapCodes.UnprocessableEntity, [429] = CoapCodes.TooManyRequests,
+        [500] = CoapCodes.InternalServerError, [501] = CoapCodes.NotImplemented, [502] = CoapCodes.BadGateway,
+        [503] = CoapCodes.ServiceUnavailable, [504] = CoapCodes.GatewayTimeout,
     };
 
     private static readonly Dictionary<byte, int> s_codeToStatus = new()
     {
-        [Code(2, 1)] = 201, [Code(2, 2)] = 200, [Code(2, 3)] = 304, [Code(2, 4)] = 200, [Code(2, 5)] = 200, [Code(2, 31)] = 200,
-        [Code(4, 0)] = 400, [Code(4, 1)] = 401, [Code(4, 2)] = 400, [Code(4, 3)] = 403, [Code(4, 4)] = 404, [Code(4, 5)] = 405,
-        [Code(4, 6)] = 406, [Code(4, 8)] = 408, [Code(4, 9)] = 409, [Code(4, 12)] = 412, [Code(4, 13)] = 413, [Code(4, 15)] = 415,
-        [Code(4, 22)] = 422, [Code(4, 29)] = 429,
-        [Code(5, 0)] = 500, [Code(5, 1)] = 501, [Code(5, 2)] = 502, [Code(5, 3)] = 503, [Code(5, 4)] = 504, [Code(5, 5)] = 502,
+        [CoapCodes.Created] = 201, [CoapCodes.Deleted] = 200, [CoapCodes.Valid] = 304, [CoapCodes.Changed] = 200,
+        [CoapCodes.Content] = 200, [CoapCodes.Continue] = 200,
+        [CoapCodes.BadRequest] = 400, [CoapCodes.Unauthorized] = 401, [CoapCodes.BadOption] = 400, [CoapCodes.Forbidden] = 403,
+        [CoapCodes.NotFound] = 404, [CoapCodes.MethodNotAllowed] = 405, [CoapCodes.NotAcceptable] = 406,
+        [CoapCodes.RequestEntityIncomplete] = 408, [CoapCodes.Conflict] = 409, [CoapCodes.PreconditionFailed] = 412,
+        [CoapCodes.RequestEntityTooLarge] = 413, [CoapCodes.UnsupportedContentFormat] = 415,
+        [CoapCodes.UnprocessableEntity] = 422, [CoapCodes.TooManyRequests] = 429,
+        [CoapCodes.InternalServerError] = 500, [CoapCodes.NotImplemented] = 501, [CoapCodes.BadGateway] = 502,
+        [CoapCodes.ServiceUnavailable] = 503, [CoapCodes.GatewayTimeout] = 504, [CoapCodes.ProxyingNotSupported] = 502,
     };
-
-    public static byte Code(int @class, int detail) => CoapMessage.MakeCode(@class, detail);
 
     /// <summary>The method of a CoAP request code; null for codes other than GET, POST, PUT and DELETE.</summary>
     public static string? MethodOf(byte code) => code switch
     {
-        1 => "GET",
-        2 => "POST",
-        3 => "PUT",
-        4 => "DELETE",
+        CoapCodes.Get => "GET",
+        CoapCodes.Post => "POST",
+        CoapCodes.Put => "PUT",
+        CoapCodes.Delete => "DELETE",
         _ => null,
     };
 
     public static byte MethodCode(string method) => method switch
     {
-        "GET" => 1,
-        "POST" => 2,
-        "PUT" => 3,
-        "DELETE" => 4,
+        "GET" => CoapCodes.Get,
+        "POST" => CoapCodes.Post,
+        "PUT" => CoapCodes.Put,
+        "DELETE" => CoapCodes.Delete,
         _ => throw new ArgumentOutOfRangeException(nameof(method), method, "CoAP has GET, POST, PUT and DELETE"),
     };
 
@@ -48,9 +52,9 @@ public static class HttpCoapCodes
     public static byte ResponseCode(int status) =>
         s_statusToCode.TryGetValue(status, out var code) ? code : status switch
         {
-            < 300 => Code(2, 5),
-            < 500 => Code(4, 0),
-            _ => Code(5, 0),
+            < 300 => CoapCodes.Content,
+            < 500 => CoapCodes.BadRequest,
+            _ => CoapCodes.InternalServerError,
         };
 
     public static int HttpStatus(byte code) =>

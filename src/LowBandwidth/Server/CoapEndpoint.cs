@@ -1,8 +1,9 @@
 using System.Net;
-using System.Security.Cryptography;
+using MessengerProxy.LowBandwidth.Association;
 using MessengerProxy.LowBandwidth.Coap;
 using MessengerProxy.LowBandwidth.Configuration;
 using MessengerProxy.LowBandwidth.Diagnostics;
+using MessengerProxy.LowBandwidth.Mapping;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -16,28 +17,33 @@ namespace MessengerProxy.LowBandwidth.Server;
 /// </summary>
 internal sealed class CoapEndpoint
 {
-    // RFC 7252 §4.8.2 with the default transmission parameters.
-    private static readonly TimeSpan s_exchangeLifetime = TimeSpan.FromSeconds(247);
-
     private readonly CoapRequestHandler _handler;
+    private readonly CoapHttpTranslator _translator;
     private readonly SyncObserver _observer;
     private readonly LowBandwidthOptions _options;
+    private readonly CoapTransmission _transmission;
     private readonly TimeProvider _time;
     private readonly BodyBudget _budget;
     private readonly ILogger _logger;
 
-    public CoapEndpoint(CoapRequestHandler handler, SyncObserver observer, IOptions<LowBandwidthOptions> options, TimeProvider time, BodyBudget budget, ILogger<CoapEndpoint> logger)
+    public CoapEndpoint(CoapRequestHandler handler, CoapHttpTranslator translator, SyncObserver observer, IOptions<LowBandwidthOptions> options, TimeProvider time, BodyBudget budget, ILogger<CoapEndpoint> logger)
     {
         _handler = handler;
+        _translator = translator;
         _budget = budget;
         _observer = observer;
         _options = options.Value;
+        _transmission = new CoapTransmission(_options.AckTimeout, _options.MaxRetransmit);
         _time = time;
         _logger = logger;
     }
 
-    /// <summary>A new association of a transport, its bodies held under the budget shared by all.</summary>
-    public CoapAssociation CreateAssociation(IPEndPoint peer, IDatagramSink sink) => new(peer, sink, _time.GetUtcNow(), _budget);
+    /// <summary>A new association of a transport, its bodies held under the budget shared by all, its work tracked by the transport.</summary>
+    public CoapAssociation CreateAssociation(IPEndPoint peer, IDatagramSink sink, BackgroundWork work) => new(peer, sink, _budget, _transmission, _time, work);
+
+    /// <summary>Handles one datagram of an association on the association's background work.</summary>
+    public void Dispatch(CoapAssociation association, ReadOnlyMemory<byte> datagram, CancellationToken cancellationToken) =>
+        association.Work.Track(ProcessAsync(association, datagram, cancellationToken));
 
     /// <summary>Handles one datagram of an association; never throws.</summary>
     public async Task ProcessAsync(CoapAssociation association, ReadOnlyMemory<byte> datagram, CancellationToken cancellationToken)
@@ -51,7 +57,7 @@ internal sealed class CoapEndpoint
         }
         catch (Exception ex)
         {
-            Log.UnhandledError(_logger, association.Peer.ToString(), ex);
+            Log.UnhandledError(_logger, association.Peer, ex);
         }
     }
 
@@ -61,7 +67,7 @@ internal sealed class CoapEndpoint
         var error = CoapMessage.TryParse(datagram, out var message);
         if (error != CoapFormatError.None)
         {
-            Log.Malformed(_logger, association.Peer.ToString(), error.ToString());
+            Log.Malformed(_logger, association.Peer, error);
 
             // RFC 7252 §4.2: a confirmable message that cannot be processed is rejected with a Reset.
             if (datagram.Length >= 4 && datagram.Span[0] >> 6 == 1 && ((datagram.Span[0] >> 4) & 3) == (int)CoapType.Confirmable)
@@ -76,7 +82,7 @@ internal sealed class CoapEndpoint
         switch (message.Type)
         {
             case CoapType.Acknowledgement or CoapType.Reset:
-                association.CompleteOutgoing(message.MessageId, message.Type == CoapType.Acknowledgement);
+                association.Confirmables.Complete(message.MessageId, message.Type == CoapType.Acknowledgement);
                 return;
         }
 
@@ -91,7 +97,7 @@ internal sealed class CoapEndpoint
             return;
         }
 
-        if (!association.TryBegin(message.MessageId, _time.GetUtcNow(), s_exchangeLifetime, out var previous))
+        if (!association.Exchanges.TryBegin(message.MessageId, _time.GetUtcNow(), out var previous))
         {
             // A retransmission: the same answer again, or nothing while the first is still being worked on.
             if (previous is not null)
@@ -104,17 +110,19 @@ internal sealed class CoapEndpoint
 
         Task<CoapResponse> work;
         var started = association.TryStartRequest(_options.MaxRequestsInFlight);
+        var register = false;
+        var observe = started && _observer.IsSyncObserve(message, out register);
         if (!started)
         {
-            work = Task.FromResult(_handler.Overloaded(association));
+            work = Task.FromResult(_translator.Overloaded(association));
         }
-        else if (_observer.IsSyncObserve(message, out var register, out var target) && register)
+        else if (observe && register)
         {
-            work = _observer.RegisterAsync(association, message, target, (notification, token) => SendConfirmableAsync(association, notification, token), cancellationToken);
+            work = _observer.RegisterAsync(association, message, cancellationToken);
         }
         else
         {
-            if (target.Length > 0)
+            if (observe)
             {
                 _observer.Deregister(association, message);
             }
@@ -126,6 +134,9 @@ internal sealed class CoapEndpoint
         {
             work = ReleaseWhenDone(association, work);
         }
+
+        // The answer is worked on whatever happens to this exchange (e.g. shutdown cancels the wait for it): tracked on its own.
+        association.Work.Track(work);
 
         if (message.Type == CoapType.NonConfirmable)
         {
@@ -144,7 +155,10 @@ internal sealed class CoapEndpoint
 
         var response = await work;
         var separate = response.ToMessage(CoapType.Confirmable, association.NextMessageId(), message.Token);
-        await SendConfirmableAsync(association, separate, cancellationToken);
+        if (await association.Confirmables.SendAsync(separate, cancellationToken) == ConfirmableOutcome.Unanswered)
+        {
+            Log.Unacknowledged(_logger, association.Peer, _options.MaxRetransmit + 1);
+        }
     }
 
     private static async Task<CoapResponse> ReleaseWhenDone(CoapAssociation association, Task<CoapResponse> work)
@@ -159,41 +173,13 @@ internal sealed class CoapEndpoint
         }
     }
 
-    /// <summary>Sends a CON and retransmits it (RFC 7252 §4.2) until ACK or RST; true when acknowledged.</summary>
-    public async Task<bool> SendConfirmableAsync(CoapAssociation association, CoapMessage message, CancellationToken cancellationToken)
-    {
-        var bytes = message.Serialize();
-        var acknowledged = association.ExpectAck(message.MessageId);
-        var timeout = _options.AckTimeout * (1 + (RandomNumberGenerator.GetInt32(1000) / 2000.0));
-        try
-        {
-            for (var attempt = 0; attempt <= _options.MaxRetransmit; attempt++)
-            {
-                await association.Sink.SendAsync(bytes, cancellationToken);
-                if (await Task.WhenAny(acknowledged, Task.Delay(timeout, _time, cancellationToken)) == acknowledged)
-                {
-                    return await acknowledged;
-                }
-
-                timeout *= 2;
-            }
-
-            Log.Unacknowledged(_logger, association.Peer.ToString(), _options.MaxRetransmit + 1);
-            return false;
-        }
-        finally
-        {
-            association.ForgetAck(message.MessageId);
-        }
-    }
-
     /// <summary>Sends the reply to a message ID and keeps it, so a retransmission of the message gets it again.</summary>
     private static async Task ReplyAsync(CoapAssociation association, ushort messageId, byte[] reply, CancellationToken cancellationToken)
     {
-        association.Remember(messageId, reply);
+        association.Exchanges.Remember(messageId, reply);
         await association.Sink.SendAsync(reply, cancellationToken);
     }
 
     private static byte[] Empty(CoapType type, ushort messageId) =>
-        new CoapMessage { Type = type, Code = 0, MessageId = messageId }.Serialize();
+        new CoapMessage { Type = type, Code = CoapCodes.Empty, MessageId = messageId }.Serialize();
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using MessengerProxy.LowBandwidth.Association;
 using MessengerProxy.LowBandwidth.Diagnostics;
 using MessengerProxy.LowBandwidth.Server;
 using Microsoft.Extensions.Logging;
@@ -15,16 +16,15 @@ internal sealed class PlainCoapTransport : IAsyncDisposable
     private readonly Socket _socket;
     private readonly CoapEndpoint _endpoint;
     private readonly AssociationTable<IPEndPoint> _associations;
-    private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly BackgroundWork _work = new();
     private readonly CancellationTokenSource _stopping = new();
     private Task _loop = Task.CompletedTask;
 
-    public PlainCoapTransport(IPEndPoint bind, CoapEndpoint endpoint, AssociationTable<IPEndPoint> associations, TimeProvider time, ILogger logger)
+    public PlainCoapTransport(IPEndPoint bind, CoapEndpoint endpoint, AssociationTable<IPEndPoint> associations, ILogger logger)
     {
         _endpoint = endpoint;
         _associations = associations;
-        _time = time;
         _logger = logger;
         _socket = UdpSockets.Bind(bind);
         LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
@@ -32,10 +32,14 @@ internal sealed class PlainCoapTransport : IAsyncDisposable
 
     public IPEndPoint LocalEndPoint { get; }
 
+    /// <summary>Requests and observations still running.</summary>
+    public int BackgroundTasks => _work.Count;
+
     public void Start()
     {
-        Log.Listening(_logger, "plain CoAP (udp)", LocalEndPoint.ToString());
-        _loop = Task.Run(() => ReceiveLoopAsync(_stopping.Token));
+        Log.Listening(_logger, "plain CoAP (udp)", LocalEndPoint);
+        var stopping = _stopping.Token;
+        _loop = Task.Run(() => ReceiveLoopAsync(stopping), CancellationToken.None);
     }
 
     private async Task ReceiveLoopAsync(CancellationToken cancellationToken)
@@ -51,26 +55,35 @@ internal sealed class PlainCoapTransport : IAsyncDisposable
             var peer = (IPEndPoint)received.RemoteEndPoint;
             if (!_associations.TryGet(peer, out var association))
             {
-                association = _endpoint.CreateAssociation(peer, new Sink(_socket, peer));
+                association = _endpoint.CreateAssociation(peer, new Sink(_socket, peer), _work);
                 if (!_associations.TryAdd(peer, association) && !_associations.TryGet(peer, out association))
                 {
-                    Log.AssociationLimit(_logger, _associations.Count, peer.ToString());
+                    Log.AssociationLimit(_logger, _associations.Count, peer);
                     continue;
                 }
             }
 
-            var datagram = buffer.AsSpan(0, received.ReceivedBytes).ToArray();
-
             // Each datagram is handled on its own, so a slow homeserver answer never holds up the socket.
-            _ = _endpoint.ProcessAsync(association, datagram, cancellationToken);
+            _endpoint.Dispatch(association, buffer.AsSpan(0, received.ReceivedBytes).ToArray(), cancellationToken);
         }
     }
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync() => new(StopAsync(CancellationToken.None));
+
+    /// <summary>Stops listening and waits until every request and observation it started has ended (or <paramref name="cancellationToken"/> gives up).</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
     {
-        _stopping.Cancel();
+        if (_stopping.IsCancellationRequested)
+        {
+            return;
+        }
+
+        await _stopping.CancelAsync();
         _socket.Dispose();
         await _loop;
+        await _work.DrainAsync(cancellationToken);
+
+        // Only now: tracked tasks read its token until they end.
         _stopping.Dispose();
     }
 

@@ -43,6 +43,18 @@ public enum BodyServerReferences
     SendToDevice,
 }
 
+/// <summary>Where an answer tells the client which base URL to use (a front door that advertises its own URL rewrites it).</summary>
+public enum BaseUrlAnswer
+{
+    None,
+
+    /// <summary><c>GET /.well-known/matrix/client</c>: <c>m.homeserver.base_url</c>.</summary>
+    WellKnownClient,
+
+    /// <summary><c>POST /login</c>: <c>well_known.m.homeserver.base_url</c>.</summary>
+    Login,
+}
+
 /// <summary>
 /// Per-endpoint behaviour of the proxy's stages, computed once from the table row so that no stage compares
 /// path templates at request time.
@@ -79,6 +91,15 @@ public sealed class EndpointTraits
         [("POST", "/_matrix/client/v3/keys/claim")] = BodyServerReferences.KeysClaim,
         [("PUT", "/_matrix/client/v3/sendToDevice/{eventType}/{txnId}")] = BodyServerReferences.SendToDevice,
     };
+
+    // Answers that name a base URL, and the one stream a CoAP client may observe (MSC3079): front-door traits.
+    private static readonly Dictionary<(string Method, string Template), BaseUrlAnswer> s_baseUrlAnswers = new()
+    {
+        [("GET", "/.well-known/matrix/client")] = BaseUrlAnswer.WellKnownClient,
+        [("POST", "/_matrix/client/v3/login")] = BaseUrlAnswer.Login,
+    };
+
+    private static readonly (string Method, string Template) s_syncObservable = ("GET", "/_matrix/client/v3/sync");
 
     private EndpointTraits(
         IReadOnlyList<ServerParameter> serverParameters,
@@ -127,6 +148,12 @@ public sealed class EndpointTraits
     /// <summary>Which TIM content stage looks at the endpoint's requests (<see cref="TimContent.None"/>: none does).</summary>
     public TimContent TimContent { get; }
 
+    /// <summary>Where the answer names the base URL clients should use.</summary>
+    public BaseUrlAnswer BaseUrlAnswer { get; private init; }
+
+    /// <summary>The sync stream: a CoAP GET with Observe registers for pushed updates instead of long-polling (MSC3079).</summary>
+    public bool SyncObservable { get; private init; }
+
     internal static EndpointTraits For(EndpointDescriptor endpoint, TimRulebook tim)
     {
         var serverParameters = new List<ServerParameter>();
@@ -165,7 +192,11 @@ public sealed class EndpointTraits
             requiresXMatrix: (endpoint.Api == MatrixApi.ServerServer && endpoint.Auth == AuthRequirement.Required) || timOverride?.Kind == TimOverrideKind.XMatrix,
             timOverride,
             tim.ContentFor(endpoint),
-            ServedOnOf(endpoint));
+            ServedOnOf(endpoint))
+        {
+            BaseUrlAnswer = endpoint.Api == MatrixApi.ClientServer ? s_baseUrlAnswers.GetValueOrDefault((endpoint.Method, endpoint.Template.Text)) : BaseUrlAnswer.None,
+            SyncObservable = endpoint.Api == MatrixApi.ClientServer && (endpoint.Method, endpoint.Template.Text) == s_syncObservable,
+        };
     }
 
     private static ListenerApis ServedOnOf(EndpointDescriptor endpoint) => endpoint.Api switch

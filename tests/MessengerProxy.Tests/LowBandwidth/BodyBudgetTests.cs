@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using MessengerProxy.LowBandwidth.Association;
 using MessengerProxy.LowBandwidth.Configuration;
 using MessengerProxy.LowBandwidth.Diagnostics;
 using MessengerProxy.LowBandwidth.Server;
@@ -125,9 +126,9 @@ public sealed class BodyBudgetTests : IDisposable
     public void Release_IsIdempotent_AndAssociationCloseFreesEverything()
     {
         var budget = Create(limit: 1 << 20);
-        var association = new CoapAssociation(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 1), new NoSink(), _clock.GetUtcNow(), budget);
-        association.CacheBody("GET /a", Answer(3000), _clock.GetUtcNow());
-        association.Upload("t GET /b", 0, new byte[1024], 1024);
+        var association = new CoapAssociation(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 1), new NoSink(), budget, new CoapTransmission(TimeSpan.FromSeconds(2), 4), _clock, new BackgroundWork());
+        association.Answers.Cache("GET /a", Answer(3000), _clock.GetUtcNow());
+        association.Uploads.Append("t GET /b", 0, new byte[1024], 1024);
         Assert.True(budget.Used >= 4000);
 
         association.Close();

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using MessengerProxy.LowBandwidth.Configuration;
 using Microsoft.Extensions.Options;
 
-namespace MessengerProxy.LowBandwidth.Server;
+namespace MessengerProxy.LowBandwidth.Association;
 
 /// <summary>The live associations of one transport, bounded in number and forgotten after being idle.</summary>
 internal sealed class AssociationTable<TKey>

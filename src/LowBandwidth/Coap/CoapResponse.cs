@@ -1,6 +1,4 @@
-using MessengerProxy.LowBandwidth.Coap;
-
-namespace MessengerProxy.LowBandwidth.Server;
+namespace MessengerProxy.LowBandwidth.Coap;
 
 /// <summary>The answer to a request, before it is framed as ACK, CON or NON.</summary>
 internal sealed class CoapResponse(byte code)
@@ -10,6 +8,23 @@ internal sealed class CoapResponse(byte code)
     public List<CoapOption> Options { get; } = [];
 
     public ReadOnlyMemory<byte> Payload { get; set; }
+
+    /// <summary>The Content-Format option's value, if it has one.</summary>
+    public ushort? ContentFormat
+    {
+        get
+        {
+            foreach (var option in Options)
+            {
+                if (option.Number == CoapOptionNumbers.ContentFormat)
+                {
+                    return (ushort)option.UIntValue;
+                }
+            }
+
+            return null;
+        }
+    }
 
     public CoapMessage ToMessage(CoapType type, ushort messageId, ReadOnlyMemory<byte> token)
     {

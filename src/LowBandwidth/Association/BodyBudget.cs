@@ -3,7 +3,7 @@ using MessengerProxy.LowBandwidth.Configuration;
 using MessengerProxy.LowBandwidth.Diagnostics;
 using Microsoft.Extensions.Options;
 
-namespace MessengerProxy.LowBandwidth.Server;
+namespace MessengerProxy.LowBandwidth.Association;
 
 /// <summary>How one Block1 block fared.</summary>
 internal enum UploadStep
