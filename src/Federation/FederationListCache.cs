@@ -57,7 +57,7 @@ public sealed partial class FederationListCache
         _httpClientFactory = httpClientFactory;
         _time = time;
         _logger = logger;
-        _ownHost = ServerNames.TryGetHost(_options.ServerName ?? string.Empty, out var own) ? own.ToString() : null;
+        _ownHost = _options.OwnServerName?.Host;
 
         var meter = meterFactory.Create(MeterName);
         _refreshes = meter.CreateCounter<long>("refreshes_total", description: "Fetches of the list from the registration service, by outcome.");

@@ -42,7 +42,7 @@ internal sealed record FederationListCopy(IReadOnlyList<FederationDomain> Domain
             }
 
             // Lenient on what the proxy does not need: a missing telematikID is an empty one (a missing ik is empty anyway).
-            entries.Add(entry with { Domain = entry.Domain.ToLowerInvariant(), TelematikId = entry.TelematikId ?? string.Empty, TimAnbieter = null });
+            entries.Add(entry with { Domain = ServerName.NormalizeHost(entry.Domain), TelematikId = entry.TelematikId ?? string.Empty, TimAnbieter = null });
         }
 
         return (new FederationList(version, entries), copy.ConfirmedAt);

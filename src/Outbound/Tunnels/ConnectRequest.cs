@@ -122,7 +122,7 @@ internal static class ConnectRequest
             return false;
         }
 
-        host = bare.ToString().ToLowerInvariant();
+        host = ServerName.NormalizeHost(bare);
         port = parsed;
         return true;
     }

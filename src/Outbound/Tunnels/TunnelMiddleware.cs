@@ -10,6 +10,7 @@ using MessengerProxy.Outbound.Destinations;
 using MessengerProxy.Outbound.Diagnostics;
 using MessengerProxy.Outbound.Forwarding;
 using MessengerProxy.Policy;
+using MessengerProxy.Policy.Federation;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -162,7 +163,7 @@ internal sealed class TunnelMiddleware
         var (destination, refusal) = await _destinations.AuthorizeAsync(host, port, tls: true, connection.ConnectionClosed);
         if (refusal is { InsideTunnel: true })
         {
-            await RefuseInsideAsync(connection, next, new Destination(host.ToLowerInvariant(), port, Tls: true, DestinationKind.Federation, []), refusal);
+            await RefuseInsideAsync(connection, next, new Destination(ServerName.NormalizeHost(host), port, Tls: true, DestinationKind.Federation, []), refusal);
             return;
         }
 
@@ -325,7 +326,7 @@ internal sealed class TunnelMiddleware
 
         // The certificate names what the homeserver will check: the name it sent as SNI when the tunnel
         // may serve it (delegation), otherwise the host it asked to CONNECT to.
-        var name = !string.IsNullOrEmpty(hello.ServerName) && destination.Serves(hello.ServerName) ? hello.ServerName.ToLowerInvariant() : destination.Host;
+        var name = !string.IsNullOrEmpty(hello.ServerName) && destination.Serves(hello.ServerName) ? ServerName.NormalizeHost(hello.ServerName) : destination.Host;
         return ValueTask.FromResult(new SslServerAuthenticationOptions
         {
             ServerCertificateContext = tunnel.Refusal is null ? _certificates.Get(name) : _unlistedCertificates.Get(destination.Host),
