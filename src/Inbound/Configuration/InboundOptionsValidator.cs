@@ -35,13 +35,9 @@ internal sealed class InboundOptionsValidator : IValidateOptions<InboundOptions>
         }
 
         errors.Positive(options.MaxJsonBodyBytes);
-
         errors.Positive(options.MaxUploadBodyBytes);
-
         errors.Positive(options.UpstreamConnectTimeout);
-
         errors.Positive(options.UpstreamTimeout);
-
         InboundEndpoints.TryBuildTable(options, errors.Messages);
 
         return errors.Result;

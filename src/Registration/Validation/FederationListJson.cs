@@ -121,13 +121,8 @@ internal static class FederationListJson
     }
 
     /// <summary>What each member must be, for refusals of a value of the wrong JSON type.</summary>
-    private static string WrongType(string path)
-    {
-        // The member is the last name in the path; "[n]" after it means one element of that array.
-        var element = path.EndsWith(']');
-        var name = element ? path[..path.LastIndexOf('[')] : path;
-        name = name[(name.LastIndexOf('.') + 1)..];
-        return (name, element) switch
+    private static string WrongType(string path) =>
+        StrictJson.MemberOf(path) switch
         {
             ("", _) => "the body must be a JSON object with a \"domainList\" array",
             ("domainList", false) => "required, must be an array",
@@ -141,5 +136,4 @@ internal static class FederationListJson
             ("timAnbieter", _) => "must be a string",
             _ => "has the wrong type",
         };
-    }
 }

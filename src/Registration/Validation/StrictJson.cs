@@ -146,6 +146,17 @@ internal static class StrictJson
     }
 
     /// <summary>
+    /// The member a field path ends in, for a reader's table of refusals: <c>domainList[0].ik[2]</c> is an element
+    /// (<c>("ik", true)</c>), <c>domainList[0].ik</c> the member itself, the empty path the root (<c>("", false)</c>).
+    /// </summary>
+    public static (string Name, bool Element) MemberOf(string path)
+    {
+        var element = path.EndsWith(']');
+        var name = element ? path[..path.LastIndexOf('[')] : path;
+        return (name[(name.LastIndexOf('.') + 1)..], element);
+    }
+
+    /// <summary>
     /// The serializer reports what went wrong only in its message (there is no error code), with the JSON path
     /// of the member; the messages are the runtime's invariant resources (the service runs with invariant
     /// globalisation), and the tests of every refusal below pin them.

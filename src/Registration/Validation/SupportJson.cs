@@ -81,11 +81,8 @@ internal static partial class SupportJson
             },
             SupportJsonContext.Default.SupportDocument);
 
-    private static string WrongType(string path)
-    {
-        var element = path.EndsWith(']');
-        var name = element ? path[..path.LastIndexOf('[')] : path;
-        return (name[(name.LastIndexOf('.') + 1)..], element) switch
+    private static string WrongType(string path) =>
+        StrictJson.MemberOf(path) switch
         {
             ("", _) => "the body must be a JSON object",
             ("contacts", false) => "must be an array",
@@ -96,7 +93,6 @@ internal static partial class SupportJson
             ("matrix_id", _) => "must be a Matrix user ID like @admin:example.org",
             _ => "has the wrong type",
         };
-    }
 
     [GeneratedRegex(@"^[a-z0-9]+(\.[a-z0-9_-]+)+$")]
     private static partial Regex NamespacedRole();
