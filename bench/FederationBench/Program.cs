@@ -44,7 +44,7 @@ public class LookupBenchmarks
 internal static class Lists
 {
     public static FederationList Create(int count, long version) =>
-        new(version, Enumerable.Range(0, count).Select(i => new FederationListEntry($"host{i}.example-provider.de", $"1-{i}", i % 50 == 0, i % 50 == 0 ? ["109500969"] : [])));
+        new(version, Enumerable.Range(0, count).Select(i => new FederationDomain($"host{i}.example-provider.de", $"1-{i}", i % 50 == 0) { Ik = i % 50 == 0 ? ["109500969"] : [] }));
 }
 
 /// <summary>

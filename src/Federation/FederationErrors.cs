@@ -33,5 +33,5 @@ public static class FederationErrors
     public static string Excerpt(string value) => value.Length <= 100 ? value : value[..100] + "…";
 
     private static string HostOf(string serverName) =>
-        ServerNames.TryGetHost(serverName, out var host) ? host.ToString().ToLowerInvariant() : serverName;
+        ServerName.TryParse(serverName, out var parsed) ? parsed.Host : serverName;
 }

@@ -1,9 +1,7 @@
 using System.Collections.Frozen;
+using MessengerProxy.Policy.Federation;
 
 namespace MessengerProxy.Federation;
-
-/// <summary>One entry of the list as the proxy keeps it.</summary>
-public sealed record FederationListEntry(string Domain, string TelematikId, bool IsInsurance, IReadOnlyList<string> Ik);
 
 /// <summary>
 /// An immutable version of the federation list. Look-ups are O(1), case-insensitive and allocation-free
@@ -11,13 +9,13 @@ public sealed record FederationListEntry(string Domain, string TelematikId, bool
 /// </summary>
 public sealed class FederationList
 {
-    private readonly FrozenDictionary<string, FederationListEntry> _entries;
-    private readonly FrozenDictionary<string, FederationListEntry>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+    private readonly FrozenDictionary<string, FederationDomain> _entries;
+    private readonly FrozenDictionary<string, FederationDomain>.AlternateLookup<ReadOnlySpan<char>> _lookup;
 
-    public FederationList(long version, IEnumerable<FederationListEntry> entries)
+    public FederationList(long version, IEnumerable<FederationDomain> entries)
     {
         Version = version;
-        var map = new Dictionary<string, FederationListEntry>(StringComparer.OrdinalIgnoreCase);
+        var map = new Dictionary<string, FederationDomain>(StringComparer.OrdinalIgnoreCase);
         foreach (var entry in entries)
         {
             map[entry.Domain] = entry;
@@ -31,7 +29,7 @@ public sealed class FederationList
 
     public int Count => _entries.Count;
 
-    public IEnumerable<FederationListEntry> Entries => _entries.Values;
+    public IEnumerable<FederationDomain> Entries => _entries.Values;
 
     public bool Contains(ReadOnlySpan<char> domain) => _lookup.ContainsKey(domain);
 }

@@ -57,7 +57,7 @@ public sealed partial class FederationListCache
         _httpClientFactory = httpClientFactory;
         _time = time;
         _logger = logger;
-        _ownHost = ServerNames.TryGetHost(_options.ServerName ?? string.Empty, out var own) ? own.ToString() : null;
+        _ownHost = _options.OwnServerName?.Host;
 
         var meter = meterFactory.Create(MeterName);
         _refreshes = meter.CreateCounter<long>("refreshes_total", description: "Fetches of the list from the registration service, by outcome.");
@@ -239,7 +239,7 @@ public sealed partial class FederationListCache
 
             await using var stream = await response.Content.ReadAsStreamAsync(timeout.Token);
             var body = await BoundedRead.ToEndAsync(stream, _options.MaxListBytes, "the federation list (Federation:MaxListBytes)", response.Content.Headers.ContentLength, timeout.Token);
-            var (list, _) = FederationListDocument.Parse(body);
+            var (list, _) = FederationListCopy.Parse(body);
             _snapshot = new Snapshot(list, now);
             _contact = new ContactState(now, null);
             _refreshes.Add(1, new KeyValuePair<string, object?>("outcome", "updated"));

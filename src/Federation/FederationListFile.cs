@@ -29,7 +29,7 @@ public sealed class FederationListFile
             return null;
         }
 
-        var (list, confirmedAt) = FederationListDocument.Parse(await File.ReadAllBytesAsync(_path, cancellationToken));
+        var (list, confirmedAt) = FederationListCopy.Parse(await File.ReadAllBytesAsync(_path, cancellationToken));
         var confirmed = confirmedAt ?? File.GetLastWriteTimeUtc(_path);
         if (File.Exists(_metaPath))
         {
@@ -45,7 +45,7 @@ public sealed class FederationListFile
     }
 
     public Task SaveListAsync(FederationList list, DateTimeOffset confirmedAt, CancellationToken cancellationToken) =>
-        ReplaceAsync(_path, stream => FederationListDocument.Write(stream, list, confirmedAt), cancellationToken);
+        ReplaceAsync(_path, stream => FederationListCopy.Write(stream, list, confirmedAt), cancellationToken);
 
     public Task SaveConfirmationAsync(long version, DateTimeOffset confirmedAt, CancellationToken cancellationToken) =>
         ReplaceAsync(_metaPath, stream =>

@@ -11,6 +11,13 @@ public sealed class FederationOptions
     /// <summary>This homeserver's own server name; its users and media are always allowed, list or not.</summary>
     public string? ServerName { get; set; }
 
+    /// <summary>
+    /// <see cref="ServerName"/> normalised, for everything that compares with it (the inbound federation check,
+    /// the outbound origin check, the support document's name); null when unset (or invalid, which start-up
+    /// validation refuses).
+    /// </summary>
+    public Policy.Federation.ServerName? OwnServerName => Policy.Federation.ServerName.TryParse(ServerName, out var own) ? own : null;
+
     /// <summary>Base URL of the registration service, e.g. <c>http://registration:8080</c>; the list is fetched from <c>/backend/federation</c>.</summary>
     public string? RegistrationServiceUrl { get; set; }
 

@@ -38,36 +38,24 @@ internal sealed class FederationOptionsValidator : IValidateOptions<FederationOp
 {
     public ValidateOptionsResult Validate(string? name, FederationOptions options)
     {
-        var errors = new List<string>();
+        var errors = new OptionsErrors(FederationOptions.SectionName);
         const string S = FederationOptions.SectionName;
-        if (!string.IsNullOrEmpty(options.ServerName) && !MessengerProxy.Policy.Federation.ServerNames.TryGetHost(options.ServerName, out _))
+        if (!string.IsNullOrEmpty(options.ServerName) && options.OwnServerName is null)
         {
             errors.Add($"{S}:ServerName must be a Matrix server name like example.org (got '{options.ServerName}')");
         }
 
-        if (!string.IsNullOrEmpty(options.RegistrationServiceUrl) && !ConfigurationChecks.TryParseHttpBaseUrl(options.RegistrationServiceUrl, out _, out var why, allowPath: true))
-        {
-            errors.Add($"{S}:RegistrationServiceUrl {why} (got '{options.RegistrationServiceUrl}')");
-        }
-
-        foreach (var (key, value) in new[] { ("PollInterval", options.PollInterval), ("MaxAge", options.MaxAge), ("UnknownDomainRefreshInterval", options.UnknownDomainRefreshInterval), ("RequestTimeout", options.RequestTimeout) })
-        {
-            if (value <= TimeSpan.Zero)
-            {
-                errors.Add($"{S}:{key} must be positive (got {value})");
-            }
-        }
-
+        errors.HttpBaseUrl(options.RegistrationServiceUrl, allowPath: true);
+        errors.Positive(options.PollInterval);
+        errors.Positive(options.MaxAge);
+        errors.Positive(options.UnknownDomainRefreshInterval);
+        errors.Positive(options.RequestTimeout);
         if (string.IsNullOrWhiteSpace(options.CacheFile))
         {
             errors.Add($"{S}:CacheFile is required");
         }
 
-        if (options.MaxListBytes <= 0)
-        {
-            errors.Add($"{S}:MaxListBytes must be positive (got {options.MaxListBytes})");
-        }
-
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+        errors.Positive(options.MaxListBytes);
+        return errors.Result;
     }
 }

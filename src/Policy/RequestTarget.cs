@@ -1,4 +1,4 @@
-using System.Buffers;
+using MessengerProxy.Policy.Http;
 
 namespace MessengerProxy.Policy;
 
@@ -26,10 +26,6 @@ public enum RequestTargetError
 /// </summary>
 public readonly struct RequestTarget
 {
-    // RFC 3986 pchar without pct-encoded: unreserved / sub-delims / ":" / "@".
-    private static readonly SearchValues<char> s_pathChars =
-        SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@/%");
-
     private RequestTarget(string raw, int pathLength)
     {
         Raw = raw;
@@ -98,7 +94,7 @@ public readonly struct RequestTarget
     }
 
     /// <summary>Index of the first character that may not appear in a raw path, or -1.</summary>
-    public static int FindInvalidPathCharacter(ReadOnlySpan<char> path) => path.IndexOfAnyExcept(s_pathChars);
+    public static int FindInvalidPathCharacter(ReadOnlySpan<char> path) => path.IndexOfAnyExcept(HttpCharacters.Path);
 
     /// <summary>
     /// True for ".", "..", and their percent-encoded spellings ("%2e", ".%2E", ...). Such segments are

@@ -19,19 +19,16 @@ internal sealed class HealthOptionsValidator : IValidateOptions<HealthOptions>
 
     public ValidateOptionsResult Validate(string? name, HealthOptions options)
     {
-        var errors = new List<string>();
+        var errors = new OptionsErrors(HealthOptions.SectionName);
         const string S = HealthOptions.SectionName;
-        ListenerAddresses.CheckPort(errors, $"{S}:Port", options.Port);
-        ListenerAddresses.Check(errors, $"{S}:BindAddress", options.BindAddress);
+        errors.Port(options.Port);
+        errors.BindAddress(options.BindAddress);
         if (string.IsNullOrEmpty(options.HomeserverProbePath) || options.HomeserverProbePath[0] != '/')
         {
             errors.Add($"{S}:HomeserverProbePath must start with '/' (got '{options.HomeserverProbePath}')");
         }
 
-        if (options.ProbeTimeout <= TimeSpan.Zero)
-        {
-            errors.Add($"{S}:ProbeTimeout must be positive (got {options.ProbeTimeout})");
-        }
+        errors.Positive(options.ProbeTimeout);
 
         var ports = new List<(string Key, int Port)> { ($"{S}:Port", options.Port) };
         ports.AddRange(InboundListener.All(_inbound.Value).Select(l => (l.Key("Port"), l.Port)));
@@ -45,6 +42,6 @@ internal sealed class HealthOptionsValidator : IValidateOptions<HealthOptions>
             errors.Add($"{string.Join(", ", clash.Select(p => p.Key))} share port {clash.Key}; every listener needs its own port");
         }
 
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+        return errors.Result;
     }
 }

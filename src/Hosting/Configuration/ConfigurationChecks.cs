@@ -44,15 +44,4 @@ public static class ConfigurationChecks
 
         return false;
     }
-
-    public static void CheckFileExists(List<string> errors, string key, string path)
-    {
-        if (!File.Exists(path))
-        {
-            // A relative path is resolved against the working directory, which is not always the caller's.
-            errors.Add(Path.IsPathRooted(path)
-                ? $"{key}: file '{path}' does not exist"
-                : $"{key}: file '{path}' does not exist (looked for {Path.GetFullPath(path)})");
-        }
-    }
 }

@@ -12,20 +12,4 @@ public static class ListenerAddresses
         "localhost" => IPAddress.Loopback,
         _ => IPAddress.TryParse(address, out var ip) ? ip : null,
     };
-
-    public static void Check(List<string> errors, string key, string? address)
-    {
-        if (Parse(address) is null)
-        {
-            errors.Add($"{key} must be '*', 'localhost' or an IP address (got '{address}')");
-        }
-    }
-
-    public static void CheckPort(List<string> errors, string key, int port)
-    {
-        if (port is < 0 or > 65535)
-        {
-            errors.Add($"{key} must be between 0 and 65535 (got {port})");
-        }
-    }
 }

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Prometheus;
 
 namespace MessengerProxy.Hosting.Health;
 
@@ -29,8 +30,10 @@ public static class ActuatorEndpoints
         });
         app.UseHealthChecks("/actuator/health", new HealthCheckOptions { ResponseWriter = HealthResponseWriter.WriteAsync });
 
+        // prometheus-net's own exporter middleware: text or OpenMetrics by the scraper's Accept header,
+        // 503 when a collection fails, the host's registry only (not the library's process-wide default).
         var exporter = app.ApplicationServices.GetRequiredService<PrometheusExporter>();
-        app.Map("/metrics", metrics => metrics.Run(exporter.WriteAsync));
+        app.UseMetricServer("/metrics", exporter.Registry);
 
         app.Run(context =>
         {

@@ -1,5 +1,6 @@
 using System.Buffers;
 using MessengerProxy.Policy;
+using MessengerProxy.Policy.Http;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Net.Http.Headers;
 

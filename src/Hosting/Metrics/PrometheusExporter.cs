@@ -1,13 +1,13 @@
 using System.Diagnostics.Metrics;
-using Microsoft.AspNetCore.Http;
 using Prometheus;
 
 namespace MessengerProxy.Hosting.Metrics;
 
 /// <summary>
 /// Publishes this host's System.Diagnostics.Metrics instruments (the proxy's own and ASP.NET Core's,
-/// all created through the host's <see cref="IMeterFactory"/>) plus process statistics in Prometheus
-/// text format. The registry belongs to the host, so several hosts in one process do not mix.
+/// all created through the host's <see cref="IMeterFactory"/>) plus process statistics, for
+/// prometheus-net's exporter (<see cref="Health.ActuatorEndpoints"/>) to serve. The registry belongs to
+/// the host, so several hosts in one process do not mix.
 /// </summary>
 public sealed class PrometheusExporter : IDisposable
 {
@@ -32,12 +32,6 @@ public sealed class PrometheusExporter : IDisposable
     }
 
     public CollectorRegistry Registry { get; }
-
-    public async Task WriteAsync(HttpContext context)
-    {
-        context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
-        await Registry.CollectAndExportAsTextAsync(context.Response.Body, context.RequestAborted);
-    }
 
     public void Dispose() => _adapter.Dispose();
 }

@@ -10,7 +10,7 @@ internal sealed class InboundOptionsValidator : IValidateOptions<InboundOptions>
 {
     public ValidateOptionsResult Validate(string? name, InboundOptions options)
     {
-        var errors = new List<string>();
+        var errors = new OptionsErrors(InboundOptions.SectionName);
         const string S = InboundOptions.SectionName;
 
         if (string.IsNullOrWhiteSpace(options.HomeserverUrl))
@@ -22,10 +22,7 @@ internal sealed class InboundOptionsValidator : IValidateOptions<InboundOptions>
             errors.Add($"{S}:HomeserverUrl {why} (got '{options.HomeserverUrl}')");
         }
 
-        if (!string.IsNullOrEmpty(options.PublicBaseUrl) && !ConfigurationChecks.TryParseHttpBaseUrl(options.PublicBaseUrl, out _, out var whyPublic, allowPath: true))
-        {
-            errors.Add($"{S}:PublicBaseUrl {whyPublic} (got '{options.PublicBaseUrl}')");
-        }
+        errors.HttpBaseUrl(options.PublicBaseUrl, allowPath: true);
 
         CheckListeners(errors, options);
 
@@ -37,29 +34,13 @@ internal sealed class InboundOptionsValidator : IValidateOptions<InboundOptions>
             }
         }
 
-        if (options.MaxJsonBodyBytes <= 0)
-        {
-            errors.Add($"{S}:MaxJsonBodyBytes must be positive (got {options.MaxJsonBodyBytes})");
-        }
+        errors.Positive(options.MaxJsonBodyBytes);
+        errors.Positive(options.MaxUploadBodyBytes);
+        errors.Positive(options.UpstreamConnectTimeout);
+        errors.Positive(options.UpstreamTimeout);
+        InboundEndpoints.TryBuildTable(options, errors.Messages);
 
-        if (options.MaxUploadBodyBytes <= 0)
-        {
-            errors.Add($"{S}:MaxUploadBodyBytes must be positive (got {options.MaxUploadBodyBytes})");
-        }
-
-        if (options.UpstreamConnectTimeout <= TimeSpan.Zero)
-        {
-            errors.Add($"{S}:UpstreamConnectTimeout must be positive (got {options.UpstreamConnectTimeout})");
-        }
-
-        if (options.UpstreamTimeout <= TimeSpan.Zero)
-        {
-            errors.Add($"{S}:UpstreamTimeout must be positive (got {options.UpstreamTimeout})");
-        }
-
-        InboundEndpoints.TryBuildTable(options, errors);
-
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+        return errors.Result;
     }
 
     /// <summary>
@@ -67,7 +48,7 @@ internal sealed class InboundOptionsValidator : IValidateOptions<InboundOptions>
     /// then each listener's port, address, TLS files and APIs. Clashing ports are the health validator's,
     /// which sees every listener of the process.
     /// </summary>
-    private static void CheckListeners(List<string> errors, InboundOptions options)
+    private static void CheckListeners(OptionsErrors errors, InboundOptions options)
     {
         const string S = InboundOptions.SectionName;
         if (options.Listeners.Count > 0 && options.ExplicitSingleListenerKeys.Count > 0)
@@ -88,10 +69,10 @@ internal sealed class InboundOptionsValidator : IValidateOptions<InboundOptions>
             }
             else
             {
-                ListenerAddresses.CheckPort(errors, $"{key}:Port", port);
+                errors.PortAt($"{key}:Port", port);
             }
 
-            ListenerAddresses.Check(errors, $"{key}:BindAddress", listener.BindAddress);
+            errors.BindAddressAt($"{key}:BindAddress", listener.BindAddress);
             CheckTls(errors, key, listener.TlsCertificatePath, listener.TlsKeyPath);
             if (!InboundListener.TryParseApis(listener.Apis, out _, out var unknown))
             {
@@ -103,13 +84,13 @@ internal sealed class InboundOptionsValidator : IValidateOptions<InboundOptions>
 
         if (options.Listeners.Count == 0)
         {
-            ListenerAddresses.CheckPort(errors, $"{S}:Port", options.Port);
-            ListenerAddresses.Check(errors, $"{S}:BindAddress", options.BindAddress);
+            errors.Port(options.Port);
+            errors.BindAddress(options.BindAddress);
             CheckTls(errors, S, options.TlsCertificatePath, options.TlsKeyPath);
         }
     }
 
-    private static void CheckTls(List<string> errors, string key, string? certificatePath, string? keyPath)
+    private static void CheckTls(OptionsErrors errors, string key, string? certificatePath, string? keyPath)
     {
         var hasCert = !string.IsNullOrEmpty(certificatePath);
         var hasKey = !string.IsNullOrEmpty(keyPath);
@@ -119,8 +100,8 @@ internal sealed class InboundOptionsValidator : IValidateOptions<InboundOptions>
         }
         else if (hasCert)
         {
-            ConfigurationChecks.CheckFileExists(errors, $"{key}:TlsCertificatePath", certificatePath!);
-            ConfigurationChecks.CheckFileExists(errors, $"{key}:TlsKeyPath", keyPath!);
+            errors.FileExistsAt($"{key}:TlsCertificatePath", certificatePath!);
+            errors.FileExistsAt($"{key}:TlsKeyPath", keyPath!);
         }
     }
 }
@@ -129,7 +110,7 @@ internal sealed class WellKnownOptionsValidator : IValidateOptions<WellKnownOpti
 {
     public ValidateOptionsResult Validate(string? name, WellKnownOptions options)
     {
-        var errors = new List<string>();
+        var errors = new OptionsErrors(WellKnownOptions.SectionName);
         const string S = WellKnownOptions.SectionName;
 
         if (!string.IsNullOrEmpty(options.Server) && !ServerNames.TryGetHost(options.Server, out _))
@@ -137,20 +118,12 @@ internal sealed class WellKnownOptionsValidator : IValidateOptions<WellKnownOpti
             errors.Add($"{S}:Server must be a host name with optional port, like matrix.example.org:443 (got '{options.Server}')");
         }
 
-        foreach (var (key, value) in new[] { ("ClientBaseUrl", options.ClientBaseUrl), ("IdentityServerBaseUrl", options.IdentityServerBaseUrl), ("SupportUrl", options.SupportUrl) })
-        {
-            if (!string.IsNullOrEmpty(value) && !ConfigurationChecks.TryParseHttpBaseUrl(value, out _, out var why, allowPath: true))
-            {
-                errors.Add($"{S}:{key} {why} (got '{value}')");
-            }
-        }
+        errors.HttpBaseUrl(options.ClientBaseUrl, allowPath: true);
+        errors.HttpBaseUrl(options.IdentityServerBaseUrl, allowPath: true);
+        errors.HttpBaseUrl(options.SupportUrl, allowPath: true);
+        errors.Positive(options.SupportTimeout);
 
-        if (options.SupportTimeout <= TimeSpan.Zero)
-        {
-            errors.Add($"{S}:SupportTimeout must be positive (got {options.SupportTimeout})");
-        }
-
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+        return errors.Result;
     }
 }
 
@@ -158,7 +131,7 @@ internal sealed class TimOptionsValidator : IValidateOptions<TimOptions>
 {
     public ValidateOptionsResult Validate(string? name, TimOptions options)
     {
-        var errors = new List<string>();
+        var errors = new OptionsErrors(TimOptions.SectionName);
         const string S = TimOptions.SectionName;
 
         // An unknown name is most likely a typo that would leave a rule on that the operator meant to switch off.
@@ -180,20 +153,13 @@ internal sealed class TimOptionsValidator : IValidateOptions<TimOptions>
             errors.Add($"{S}:RoomVersions:Default must be one of the allowed versions {string.Join(", ", allowed)} (got '{options.RoomVersions.Default}')");
         }
 
-        if (options.RedactionWindow <= TimeSpan.Zero)
-        {
-            errors.Add($"{S}:RedactionWindow must be positive (got {options.RedactionWindow})");
-        }
+        errors.Positive(options.RedactionWindow);
+        errors.Positive(options.MaxStatusMessageLength);
 
-        if (options.MaxStatusMessageLength <= 0)
-        {
-            errors.Add($"{S}:MaxStatusMessageLength must be positive (got {options.MaxStatusMessageLength})");
-        }
-
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+        return errors.Result;
     }
 
-    private static void CheckNames(List<string> errors, string key, List<string> names, List<string> known)
+    private static void CheckNames(OptionsErrors errors, string key, List<string> names, List<string> known)
     {
         for (var i = 0; i < names.Count; i++)
         {

@@ -64,9 +64,9 @@ internal sealed class WellKnownHandler
 
     // The registration service publishes support information per server name.
     private static string? DefaultSupportUrl(FederationOptions federation) =>
-        string.IsNullOrEmpty(federation.RegistrationServiceUrl) || string.IsNullOrEmpty(federation.ServerName)
+        string.IsNullOrEmpty(federation.RegistrationServiceUrl) || federation.OwnServerName is not { } own
             ? null
-            : $"{federation.RegistrationServiceUrl.TrimEnd('/')}/backend/well-known-support/{Uri.EscapeDataString(federation.ServerName.ToLowerInvariant())}";
+            : $"{federation.RegistrationServiceUrl.TrimEnd('/')}/backend/well-known-support/{Uri.EscapeDataString(own.ToString())}";
 
     /// <summary>True when the request was answered here; false when it should be forwarded.</summary>
     public async ValueTask<bool> TryAnswerAsync(HttpContext context, InboundRequestFeature request)

@@ -12,14 +12,14 @@ internal sealed class LowBandwidthOptionsValidator : IValidateOptions<LowBandwid
             return ValidateOptionsResult.Success;
         }
 
-        var errors = new List<string>();
+        var errors = new OptionsErrors(LowBandwidthOptions.SectionName);
         const string S = LowBandwidthOptions.SectionName;
-        ListenerAddresses.CheckPort(errors, $"{S}:Port", options.Port);
-        ListenerAddresses.Check(errors, $"{S}:BindAddress", options.BindAddress);
-        ListenerAddresses.Check(errors, $"{S}:PlainBindAddress", options.PlainBindAddress);
+        errors.Port(options.Port);
+        errors.BindAddress(options.BindAddress);
+        errors.BindAddress(options.PlainBindAddress);
         if (options.PlainPort is { } plain)
         {
-            ListenerAddresses.CheckPort(errors, $"{S}:PlainPort", plain);
+            errors.PortAt($"{S}:PlainPort", plain);
         }
 
         if (string.IsNullOrEmpty(options.CertificatePath) != string.IsNullOrEmpty(options.KeyPath))
@@ -28,8 +28,8 @@ internal sealed class LowBandwidthOptionsValidator : IValidateOptions<LowBandwid
         }
         else if (!string.IsNullOrEmpty(options.CertificatePath))
         {
-            ConfigurationChecks.CheckFileExists(errors, $"{S}:CertificatePath", options.CertificatePath);
-            ConfigurationChecks.CheckFileExists(errors, $"{S}:KeyPath", options.KeyPath);
+            errors.FileExists(options.CertificatePath);
+            errors.FileExists(options.KeyPath);
         }
         else if (options.PlainPort is null)
         {
@@ -41,31 +41,23 @@ internal sealed class LowBandwidthOptionsValidator : IValidateOptions<LowBandwid
             errors.Add($"{S}:BlockSize must be a power of two from 16 to 1024 (got {options.BlockSize})");
         }
 
-        if (!string.IsNullOrEmpty(options.AdvertisedBaseUrl) && !ConfigurationChecks.TryParseHttpBaseUrl(options.AdvertisedBaseUrl, out _, out var why))
-        {
-            errors.Add($"{S}:AdvertisedBaseUrl {why} (got '{options.AdvertisedBaseUrl}')");
-        }
+        errors.HttpBaseUrl(options.AdvertisedBaseUrl);
 
-        foreach (var (key, value) in new[] { ("AckDelay", options.AckDelay), ("AckTimeout", options.AckTimeout), ("IdleTimeout", options.IdleTimeout), ("HandshakeTimeout", options.HandshakeTimeout), ("HandshakeStallTimeout", options.HandshakeStallTimeout), ("UploadIdleTimeout", options.UploadIdleTimeout) })
-        {
-            if (value <= TimeSpan.Zero)
-            {
-                errors.Add($"{S}:{key} must be positive (got {value})");
-            }
-        }
-
-        foreach (var (key, value) in new[]
-                 {
-                     ("MaxRetransmit", options.MaxRetransmit), ("MaxRequestsInFlight", options.MaxRequestsInFlight), ("MaxAssociations", options.MaxAssociations), ("MaxConcurrentHandshakes", options.MaxConcurrentHandshakes), ("MaxHandshakesPerSourceNetwork", options.MaxHandshakesPerSourceNetwork),
-                     ("MaxRequestBodyBytes", options.MaxRequestBodyBytes), ("MaxResponseBodyBytes", options.MaxResponseBodyBytes), ("MaxBufferedBodyBytes", options.MaxBufferedBodyBytes), ("MaxCborDepth", options.MaxCborDepth),
-                 })
-        {
-            if (value <= 0)
-            {
-                errors.Add($"{S}:{key} must be positive (got {value})");
-            }
-        }
-
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+        errors.Positive(options.AckDelay);
+        errors.Positive(options.AckTimeout);
+        errors.Positive(options.IdleTimeout);
+        errors.Positive(options.HandshakeTimeout);
+        errors.Positive(options.HandshakeStallTimeout);
+        errors.Positive(options.UploadIdleTimeout);
+        errors.Positive(options.MaxRetransmit);
+        errors.Positive(options.MaxRequestsInFlight);
+        errors.Positive(options.MaxAssociations);
+        errors.Positive(options.MaxConcurrentHandshakes);
+        errors.Positive(options.MaxHandshakesPerSourceNetwork);
+        errors.Positive(options.MaxRequestBodyBytes);
+        errors.Positive(options.MaxResponseBodyBytes);
+        errors.Positive(options.MaxBufferedBodyBytes);
+        errors.Positive(options.MaxCborDepth);
+        return errors.Result;
     }
 }

@@ -1,6 +1,6 @@
-using System.Buffers;
 using System.Globalization;
 using System.Text;
+using MessengerProxy.Policy.Http;
 
 namespace MessengerProxy.LowBandwidth.Mapping;
 
@@ -24,10 +24,6 @@ public enum CoapPathError
 public sealed class CoapPathTable
 {
     internal const string ResourceName = "MessengerProxy.LowBandwidth.coap-paths-v1.tsv";
-
-    // RFC 3986 pchar minus '%' (which always starts an escape we write ourselves).
-    private static readonly SearchValues<char> s_plainPathChars =
-        SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@");
 
     private readonly Dictionary<string, Entry> _byCode = new(StringComparer.Ordinal);
     private readonly List<Entry> _entries = [];
@@ -119,7 +115,7 @@ public sealed class CoapPathTable
 
     private static void AppendEscaped(StringBuilder builder, string segment)
     {
-        if (!segment.AsSpan().ContainsAnyExcept(s_plainPathChars))
+        if (!segment.AsSpan().ContainsAnyExcept(HttpCharacters.PathSegment))
         {
             builder.Append(segment);
             return;
@@ -128,7 +124,7 @@ public sealed class CoapPathTable
         Span<byte> utf8 = stackalloc byte[4];
         foreach (var rune in segment.EnumerateRunes())
         {
-            if (rune.IsAscii && s_plainPathChars.Contains((char)rune.Value))
+            if (rune.IsAscii && HttpCharacters.PathSegment.Contains((char)rune.Value))
             {
                 builder.Append((char)rune.Value);
                 continue;

@@ -169,11 +169,11 @@ public sealed class OutboundOptions
         // An IPv6 address without brackets cannot carry a port; it stands for itself.
         if (IPAddress.TryParse(text, out var literal) && literal.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 && !text.StartsWith('['))
         {
-            return (text.ToLowerInvariant(), null);
+            return (ServerName.NormalizeHost(text), null);
         }
 
-        return ServerNames.TryGetHostAndPort(text, out var host, out var port)
-            ? (host.ToString().ToLowerInvariant(), port)
-            : (text.ToLowerInvariant(), -1);
+        return ServerName.TryParse(text, out var serverName)
+            ? (serverName.Host, serverName.Port)
+            : (ServerName.NormalizeHost(text), -1);
     }
 }

@@ -16,10 +16,10 @@ internal sealed class OutboundOptionsValidator : IValidateOptions<OutboundOption
             return ValidateOptionsResult.Success;
         }
 
-        var errors = new List<string>();
+        var errors = new OptionsErrors(OutboundOptions.SectionName);
         const string S = OutboundOptions.SectionName;
-        ListenerAddresses.CheckPort(errors, $"{S}:Port", options.Port);
-        ListenerAddresses.Check(errors, $"{S}:BindAddress", options.BindAddress);
+        errors.Port(options.Port);
+        errors.BindAddress(options.BindAddress);
 
         if (string.IsNullOrWhiteSpace(options.CaCertificatePath) || string.IsNullOrWhiteSpace(options.CaKeyPath))
         {
@@ -27,8 +27,8 @@ internal sealed class OutboundOptionsValidator : IValidateOptions<OutboundOption
         }
         else
         {
-            ConfigurationChecks.CheckFileExists(errors, $"{S}:CaCertificatePath", options.CaCertificatePath);
-            ConfigurationChecks.CheckFileExists(errors, $"{S}:CaKeyPath", options.CaKeyPath);
+            errors.FileExists(options.CaCertificatePath);
+            errors.FileExists(options.CaKeyPath);
         }
 
         if (string.IsNullOrEmpty(options.ProxyUser) != string.IsNullOrEmpty(options.ProxyPassword))
@@ -42,7 +42,7 @@ internal sealed class OutboundOptionsValidator : IValidateOptions<OutboundOption
 
         for (var i = 0; i < options.TrustedCaPaths.Count; i++)
         {
-            ConfigurationChecks.CheckFileExists(errors, $"{S}:TrustedCaPaths:{i}", options.TrustedCaPaths[i]);
+            errors.FileExistsAt($"{S}:TrustedCaPaths:{i}", options.TrustedCaPaths[i]);
         }
 
         if (options.AllowedPorts.Any(p => p is <= 0 or > 65535))
@@ -83,40 +83,28 @@ internal sealed class OutboundOptionsValidator : IValidateOptions<OutboundOption
             }
         }
 
-        foreach (var (key, value) in new[]
-                 {
-                     ("LeafValidity", options.LeafValidity), ("RequestHeadTimeout", options.RequestHeadTimeout),
-                     ("HandshakeTimeout", options.HandshakeTimeout), ("DnsTimeout", options.DnsTimeout),
-                     ("UpstreamConnectTimeout", options.UpstreamConnectTimeout), ("UpstreamTimeout", options.UpstreamTimeout),
-                     ("DelegationLifetime", options.DelegationLifetime), ("RelayIdleTimeout", options.RelayIdleTimeout),
-                     ("UnlistedCertificateMintPeriod", options.UnlistedCertificateMintPeriod),
-                 })
-        {
-            if (value <= TimeSpan.Zero)
-            {
-                errors.Add($"{S}:{key} must be positive (got {value})");
-            }
-        }
-
+        errors.Positive(options.LeafValidity);
+        errors.Positive(options.RequestHeadTimeout);
+        errors.Positive(options.HandshakeTimeout);
+        errors.Positive(options.DnsTimeout);
+        errors.Positive(options.UpstreamConnectTimeout);
+        errors.Positive(options.UpstreamTimeout);
+        errors.Positive(options.DelegationLifetime);
+        errors.Positive(options.RelayIdleTimeout);
+        errors.Positive(options.UnlistedCertificateMintPeriod);
         if (options.LeafValidity > TimeSpan.FromDays(397))
         {
             errors.Add($"{S}:LeafValidity must be at most 397 days (got {options.LeafValidity})");
         }
 
-        foreach (var (key, value) in new[]
-                 {
-                     ("MaxCachedCertificates", (long)options.MaxCachedCertificates), ("MaxRequestHeadBytes", options.MaxRequestHeadBytes),
-                     ("MaxConnections", options.MaxConnections), ("MaxRequestBodyBytes", options.MaxRequestBodyBytes),
-                     ("UnlistedCertificateMints", options.UnlistedCertificateMints), ("MaxCachedUnlistedCertificates", options.MaxCachedUnlistedCertificates),
-                 })
-        {
-            if (value <= 0)
-            {
-                errors.Add($"{S}:{key} must be positive (got {value})");
-            }
-        }
+        errors.Positive(options.MaxCachedCertificates);
+        errors.Positive(options.MaxRequestHeadBytes);
+        errors.Positive(options.MaxConnections);
+        errors.Positive(options.MaxRequestBodyBytes);
+        errors.Positive(options.UnlistedCertificateMints);
+        errors.Positive(options.MaxCachedUnlistedCertificates);
 
-        OutboundEndpointsBuilder.TryBuild(options, errors);
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+        OutboundEndpointsBuilder.TryBuild(options, errors.Messages);
+        return errors.Result;
     }
 }

@@ -2,6 +2,7 @@ using System.Net;
 using MessengerProxy.Federation;
 using MessengerProxy.Outbound.Configuration;
 using MessengerProxy.Policy;
+using MessengerProxy.Policy.Federation;
 using Microsoft.Extensions.Options;
 
 namespace MessengerProxy.Outbound.Destinations;
@@ -104,7 +105,7 @@ internal sealed class DestinationPolicy
     /// <param name="tls">False for plain <c>http://</c> requests, which only configured <c>host:port</c> extra hosts allow.</param>
     public async ValueTask<(Destination? Destination, DestinationRefusal? Refusal)> AuthorizeAsync(string host, int port, bool tls, CancellationToken cancellationToken)
     {
-        var normalized = host.ToLowerInvariant();
+        var normalized = ServerName.NormalizeHost(host);
         Destination? destination = null;
         if (_extraHosts.TryGetValue(normalized, out var extra) && (extra.Ports.Contains(port) || (tls && extra.AnyAllowedPort && _ports.Contains(port))))
         {

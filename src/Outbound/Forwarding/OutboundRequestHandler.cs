@@ -57,7 +57,7 @@ internal sealed class OutboundRequestHandler
         _transformer = new OutboundTransformer(delegations, logger);
         _maxBodyBytes = settings.MaxRequestBodyBytes;
         _requireDestination = settings.RequireXMatrixDestination;
-        _ownServerHost = ServerNames.TryGetHost(federationOptions.Value.ServerName ?? string.Empty, out var own) ? own.ToString() : null;
+        _ownServerHost = federationOptions.Value.OwnServerName?.Host;
         _requestConfig = new ForwarderRequestConfig
         {
             ActivityTimeout = settings.UpstreamTimeout,
@@ -439,7 +439,7 @@ internal sealed class OutboundRequestHandler
             return false;
         }
 
-        host = bare.ToString().ToLowerInvariant();
+        host = ServerName.NormalizeHost(bare);
         port = explicitPort ?? 80;
         return true;
     }

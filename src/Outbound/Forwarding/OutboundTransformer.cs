@@ -70,7 +70,7 @@ internal sealed class OutboundTransformer : HttpTransformer
         if (TryGetDelegatedHost(body.Span, out var delegated))
         {
             // The handler has checked that the Host names a server this tunnel serves.
-            var serverName = HostOf(httpContext.Request.Headers.Host.ToString()).ToString().ToLowerInvariant();
+            var serverName = ServerName.NormalizeHost(HostOf(httpContext.Request.Headers.Host.ToString()));
             _delegations.Learn(serverName, delegated);
             Log.DelegationLearned(_logger, serverName, delegated);
         }
@@ -89,9 +89,9 @@ internal sealed class OutboundTransformer : HttpTransformer
             if (document.RootElement.ValueKind == JsonValueKind.Object
                 && document.RootElement.TryGetProperty("m.server", out var server)
                 && server.ValueKind == JsonValueKind.String
-                && ServerNames.TryGetHost(server.GetString(), out var bare))
+                && ServerName.TryParse(server.GetString(), out var delegated))
             {
-                host = bare.ToString().ToLowerInvariant();
+                host = delegated.Host;
                 return true;
             }
         }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using MessengerProxy.Policy.Federation;
+using MessengerProxy.Policy.Http;
 
 namespace MessengerProxy.Outbound.Tunnels;
 
@@ -23,9 +24,6 @@ internal static class ConnectRequest
 {
     private static readonly byte[] s_connect = "CONNECT "u8.ToArray();
     private static readonly byte[] s_headEnd = "\r\n\r\n"u8.ToArray();
-
-    private static readonly SearchValues<byte> s_tokenBytes =
-        SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"u8);
 
     /// <summary>True when the bytes so far are, or may still become, a CONNECT request.</summary>
     public static bool MayBeConnect(ReadOnlySequence<byte> buffer)
@@ -93,7 +91,7 @@ internal static class ConnectRequest
 
             var header = rest[..end];
             var colon = header.IndexOf((byte)':');
-            if (colon <= 0 || header[..colon].ContainsAnyExcept(s_tokenBytes) || ContainsControl(header[(colon + 1)..]))
+            if (colon <= 0 || header[..colon].ContainsAnyExcept(HttpCharacters.TokenBytes) || ContainsControl(header[(colon + 1)..]))
             {
                 return ConnectParseError.MalformedHeader;
             }
@@ -124,7 +122,7 @@ internal static class ConnectRequest
             return false;
         }
 
-        host = bare.ToString().ToLowerInvariant();
+        host = ServerName.NormalizeHost(bare);
         port = parsed;
         return true;
     }

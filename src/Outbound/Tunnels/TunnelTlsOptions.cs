@@ -1,6 +1,7 @@
 using System.Net.Security;
 using System.Security.Authentication;
 using MessengerProxy.Outbound.Certificates;
+using MessengerProxy.Policy.Federation;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 
@@ -22,7 +23,7 @@ internal sealed class TunnelTlsOptions(LeafCertificateCache certificates, Unlist
         // The name the homeserver sent as SNI when the tunnel may serve it (delegation), otherwise the host it
         // asked to CONNECT to.
         var sni = context.ClientHelloInfo.ServerName;
-        var name = !string.IsNullOrEmpty(sni) && destination.Serves(sni) ? sni.ToLowerInvariant() : destination.Host;
+        var name = !string.IsNullOrEmpty(sni) && destination.Serves(sni) ? ServerName.NormalizeHost(sni) : destination.Host;
         return ValueTask.FromResult(new SslServerAuthenticationOptions
         {
             ServerCertificateContext = tunnel.Refusal is null ? certificates.Get(name) : unlistedCertificates.Get(destination.Host),

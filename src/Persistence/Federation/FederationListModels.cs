@@ -1,7 +1,6 @@
-namespace MessengerProxy.Persistence.Federation;
+using MessengerProxy.Policy.Federation;
 
-/// <summary>One entry of the federation list, as the VZD defines it.</summary>
-public sealed record FederationDomain(string Domain, string TelematikId, bool IsInsurance, IReadOnlyList<string> Ik);
+namespace MessengerProxy.Persistence.Federation;
 
 /// <summary>A complete, consistent version of the federation list.</summary>
 public sealed record FederationListSnapshot(long Version, DateTimeOffset CreatedAt, string Source, IReadOnlyList<FederationDomain> Domains);

@@ -1,5 +1,6 @@
 using System.Data;
 using MessengerProxy.Persistence.Entities;
+using MessengerProxy.Policy.Federation;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
 using NpgsqlTypes;
@@ -52,7 +53,7 @@ public sealed class FederationListStore
         var domains = await db.FederationDomains.AsNoTracking()
             .Where(d => d.RemovedInVersion == null)
             .OrderBy(d => d.Domain)
-            .Select(d => new FederationDomain(d.Domain, d.TelematikId, d.IsInsurance, d.Ik))
+            .Select(d => new FederationDomain(d.Domain, d.TelematikId, d.IsInsurance) { Ik = d.Ik })
             .ToListAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return new FederationListSnapshot(latest.Version, latest.CreatedAt, latest.Source, domains);

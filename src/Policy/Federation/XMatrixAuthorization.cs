@@ -1,3 +1,5 @@
+using MessengerProxy.Policy.Http;
+
 namespace MessengerProxy.Policy.Federation;
 
 /// <summary>
@@ -12,13 +14,9 @@ public sealed class XMatrixAuthorization
 {
     private const int MaxLength = 8 * 1024;
 
-    // RFC 9110 tchar.
-    private static readonly System.Buffers.SearchValues<char> s_tokenChars =
-        System.Buffers.SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
-
     // tchar plus ':' (servers must accept unquoted server names with ports) plus token68's '/' and '='.
     private static readonly System.Buffers.SearchValues<char> s_unquotedValueChars =
-        System.Buffers.SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz:/=");
+        System.Buffers.SearchValues.Create(HttpCharacters.TokenChars + ":/=");
 
     private XMatrixAuthorization(string origin, string? destination, string key, string signature)
     {
@@ -57,7 +55,7 @@ public sealed class XMatrixAuthorization
         var rest = text[(Scheme.Length + 1)..].TrimStart(' ');
         while (true)
         {
-            var nameLength = rest.IndexOfAnyExcept(s_tokenChars);
+            var nameLength = rest.IndexOfAnyExcept(HttpCharacters.Token);
             if (nameLength <= 0)
             {
                 error = "expected a parameter name";

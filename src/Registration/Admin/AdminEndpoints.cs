@@ -70,18 +70,9 @@ internal static class AdminEndpoints
                 return tooLarge;
             }
 
-            if (!FederationListJson.TryParseDocument(body, out var document, out var error))
+            if (!FederationListJson.TryParseDomain(body, out var domain, out var error))
             {
                 return ApiResults.BadJson(error);
-            }
-
-            FederationDomain domain;
-            using (document)
-            {
-                if (!FederationListJson.TryParseDomain(document.RootElement, string.Empty, out domain, out error))
-                {
-                    return ApiResults.BadJson(error);
-                }
             }
 
             var result = await store.AddDomainAsync(domain, new FederationListChange("admin:add"), context.RequestAborted);

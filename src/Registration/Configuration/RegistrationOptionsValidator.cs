@@ -7,7 +7,7 @@ internal sealed class RegistrationOptionsValidator : IValidateOptions<Registrati
 {
     public ValidateOptionsResult Validate(string? name, RegistrationOptions options)
     {
-        var errors = new List<string>();
+        var errors = new OptionsErrors(RegistrationOptions.SectionName);
         const string S = RegistrationOptions.SectionName;
         if (string.IsNullOrWhiteSpace(options.ConnectionString))
         {
@@ -30,29 +30,19 @@ internal sealed class RegistrationOptionsValidator : IValidateOptions<Registrati
             errors.Add($"{S}:AdminToken must be at least 32 characters (got {options.AdminToken.Length})");
         }
 
-        ListenerAddresses.CheckPort(errors, $"{S}:Port", options.Port);
-        ListenerAddresses.CheckPort(errors, $"{S}:HealthPort", options.HealthPort);
-
+        errors.Port(options.Port);
+        errors.Port(options.HealthPort);
         if (options.Port != 0 && options.Port == options.HealthPort)
         {
             errors.Add($"{S}:HealthPort {options.HealthPort} clashes with {S}:Port");
         }
 
-        ListenerAddresses.Check(errors, $"{S}:BindAddress", options.BindAddress);
-        ListenerAddresses.Check(errors, $"{S}:HealthBindAddress", options.HealthBindAddress);
+        errors.BindAddress(options.BindAddress);
+        errors.BindAddress(options.HealthBindAddress);
+        errors.Positive(options.MaxBodyBytes);
+        errors.Positive(options.MaxListAge);
 
-        if (options.MaxBodyBytes <= 0)
-        {
-            errors.Add($"{S}:MaxBodyBytes must be positive (got {options.MaxBodyBytes})");
-        }
-
-        if (options.MaxListAge <= TimeSpan.Zero)
-        {
-            errors.Add($"{S}:MaxListAge must be positive (got {options.MaxListAge})");
-        }
-
-        var vzd = options.Vzd;
-        foreach (var algorithm in vzd.Algorithms)
+        foreach (var algorithm in options.Vzd.Algorithms)
         {
             if (algorithm is not ("BP256R1" or "ES256"))
             {
@@ -60,29 +50,30 @@ internal sealed class RegistrationOptionsValidator : IValidateOptions<Registrati
             }
         }
 
-        for (var i = 0; i < vzd.TrustAnchors.Count; i++)
+        for (var i = 0; i < options.Vzd.TrustAnchors.Count; i++)
         {
-            ConfigurationChecks.CheckFileExists(errors, $"{S}:Vzd:TrustAnchors:{i}", vzd.TrustAnchors[i]);
+            errors.FileExistsAt($"{S}:Vzd:TrustAnchors:{i}", options.Vzd.TrustAnchors[i]);
         }
 
-        if (!string.IsNullOrEmpty(vzd.FederationListUrl))
+        if (!string.IsNullOrEmpty(options.Vzd.FederationListUrl))
         {
-            if (!Uri.TryCreate(vzd.FederationListUrl, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttps && uri.Scheme != Uri.UriSchemeHttp))
+            if (!Uri.TryCreate(options.Vzd.FederationListUrl, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttps && uri.Scheme != Uri.UriSchemeHttp))
             {
-                errors.Add($"{S}:Vzd:FederationListUrl must be an absolute http(s) URL (got '{vzd.FederationListUrl}')");
+                errors.Add($"{S}:Vzd:FederationListUrl must be an absolute http(s) URL (got '{options.Vzd.FederationListUrl}')");
             }
 
-            if (vzd.TrustAnchors.Count == 0)
+            if (options.Vzd.TrustAnchors.Count == 0)
             {
                 errors.Add($"{S}:Vzd:FederationListUrl is set but {S}:Vzd:TrustAnchors is empty; no list could ever be verified");
             }
         }
 
-        if (vzd.PollInterval < TimeSpan.FromSeconds(1) || vzd.RequestTimeout <= TimeSpan.Zero)
+        if (options.Vzd.PollInterval < TimeSpan.FromSeconds(1))
         {
-            errors.Add($"{S}:Vzd:PollInterval must be at least 1 s and {S}:Vzd:RequestTimeout positive");
+            errors.Add($"{S}:Vzd:PollInterval must be at least 1 s (got {options.Vzd.PollInterval})");
         }
 
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+        errors.Positive(options.Vzd.RequestTimeout);
+        return errors.Result;
     }
 }

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using MessengerProxy.Persistence.Federation;
+using MessengerProxy.Policy.Federation;
 using MessengerProxy.Registration.Validation;
 using Org.BouncyCastle.Asn1;
 using Org.BouncyCastle.Asn1.Sec;
@@ -122,9 +123,10 @@ internal sealed class FederationListJwsVerifier
 
     private (string Algorithm, List<X509Certificate> Chain) ReadHeader(byte[] headerBytes)
     {
-        if (!FederationListJson.TryParseDocument(headerBytes, out var header, out var error))
+        if (!StrictJson.TryParseDocument(headerBytes, "header", out var header, out var error))
         {
-            throw new JwsVerificationException($"header: {error}");
+            // A repeated parameter is named by its path already; a text or syntax fault is the header's.
+            throw new JwsVerificationException(error.StartsWith("header.", StringComparison.Ordinal) ? error : $"header: {error}");
         }
 
         using (header)
@@ -136,26 +138,27 @@ internal sealed class FederationListJwsVerifier
 
             string? algorithm = null;
             var chain = new List<X509Certificate>();
-            if (!FederationListJson.ForEachProperty(header.RootElement, "header", (name, value, path) =>
-                {
-                    switch (name)
-                    {
-                        case "alg":
-                            algorithm = value.ValueKind == JsonValueKind.String ? value.GetString() : null;
-                            return null;
-                        case "x5c":
-                            return ReadChain(value, path, chain);
-                        case "crit":
-                            // No extension is understood here, so any critical one makes the JWS unacceptable (RFC 7515 4.1.11).
-                            return $"{path}: critical header parameters are not supported";
-                        case "jku" or "x5u" or "jwk" or "kid":
-                            return $"{path}: key references other than x5c are not accepted";
-                        default:
-                            return null;
-                    }
-                }, out error))
+            foreach (var parameter in header.RootElement.EnumerateObject())
             {
-                throw new JwsVerificationException(error);
+                var path = "header." + parameter.Name;
+                if (parameter.Name == "alg")
+                {
+                    algorithm = parameter.Value.ValueKind == JsonValueKind.String ? parameter.Value.GetString() : null;
+                    continue;
+                }
+
+                var problem = parameter.Name switch
+                {
+                    "x5c" => ReadChain(parameter.Value, path, chain),
+                    // No extension is understood here, so any critical one makes the JWS unacceptable (RFC 7515 4.1.11).
+                    "crit" => $"{path}: critical header parameters are not supported",
+                    "jku" or "x5u" or "jwk" or "kid" => $"{path}: key references other than x5c are not accepted",
+                    _ => null,
+                };
+                if (problem is not null)
+                {
+                    throw new JwsVerificationException(problem);
+                }
             }
 
             if (algorithm is null || !s_curves.ContainsKey(algorithm) || !_algorithms.Contains(algorithm))

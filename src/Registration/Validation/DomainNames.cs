@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using MessengerProxy.Policy.Federation;
 
 namespace MessengerProxy.Registration.Validation;
 
@@ -38,7 +39,7 @@ internal static class DomainNames
             return false;
         }
 
-        var lower = ToLowerAscii(input);
+        var lower = ServerName.NormalizeHost(input);
         var labels = lower.Split('.');
         if (labels.Length < 2)
         {
@@ -78,13 +79,10 @@ internal static class DomainNames
     public static bool TryNormalizeServerName(string? input, out string serverName)
     {
         // The grammar admits ASCII only and is checked on the input as given, before lower-casing.
-        var valid = MessengerProxy.Policy.Federation.ServerNames.TryGetHost(input, out _);
-        serverName = valid ? ToLowerAscii(input!) : string.Empty;
+        var valid = ServerName.TryParse(input, out var parsed);
+        serverName = valid ? parsed.ToString() : string.Empty;
         return valid;
     }
-
-    /// <summary>Lower-cases ASCII letters only: the same answer in every culture (no Turkish dotless i).</summary>
-    private static string ToLowerAscii(string ascii) => string.Create(ascii.Length, ascii, static (span, source) => Ascii.ToLower(source, span, out _));
 
     /// <summary>
     /// Whether an xn-- label is the Punycode of a U-label that could stand in DNS: it must decode, encode back

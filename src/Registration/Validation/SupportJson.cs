@@ -1,4 +1,6 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using MessengerProxy.Persistence.Support;
 
@@ -10,147 +12,87 @@ internal static partial class SupportJson
     public static bool TryParse(string serverName, ReadOnlyMemory<byte> json, out SupportInformation information, out string error)
     {
         information = null!;
-        if (!FederationListJson.TryParseDocument(json, out var document, out error))
+        if (!StrictJson.TryDeserialize(json, StrictJsonContext.Default.SupportDocument, WrongType, out var document, out error))
         {
             return false;
         }
 
-        using (document)
+        if (document.SupportPage is { } page
+            && (!Uri.TryCreate(page, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttps && uri.Scheme != Uri.UriSchemeHttp) || page.Length > 2048))
         {
-            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            error = $"support_page: {WrongType("support_page")}";
+            return false;
+        }
+
+        var contacts = new List<SupportContact>(document.Contacts.Count);
+        for (var index = 0; index < document.Contacts.Count; index++)
+        {
+            var path = $"contacts[{index}]";
+            if (document.Contacts[index] is not { } contact)
             {
-                error = "the body must be a JSON object";
+                error = $"{path}: must be an object";
                 return false;
             }
 
-            string? supportPage = null;
-            var contacts = new List<SupportContact>();
-            if (!FederationListJson.ForEachProperty(document.RootElement, string.Empty, (name, value, path) => name switch
-                {
-                    "support_page" => ReadSupportPage(value, path, out supportPage),
-                    "contacts" => ReadContacts(value, path, contacts),
-                    _ => $"{path}: unknown field",
-                }, out error))
+            if (!(contact.Role is "m.role.admin" or "m.role.security" || NamespacedRole().IsMatch(contact.Role)))
             {
+                error = $"{path}.role: {WrongType("role")}";
                 return false;
             }
 
-            if (supportPage is null && contacts.Count == 0)
+            if (contact.EmailAddress is { } email && (email.Length > 320 || !EmailAddress().IsMatch(email)))
             {
-                error = "contacts: at least one contact or a support_page is required";
+                error = $"{path}.email_address: {WrongType("email_address")}";
                 return false;
             }
 
-            information = new SupportInformation(serverName, supportPage, contacts);
-            return true;
+            if (contact.MatrixId is { } matrixId && (matrixId.Length > 255 || !MatrixUserId().IsMatch(matrixId)))
+            {
+                error = $"{path}.matrix_id: {WrongType("matrix_id")}";
+                return false;
+            }
+
+            if (contact.EmailAddress is null && contact.MatrixId is null)
+            {
+                error = $"{path}: needs an email_address or a matrix_id";
+                return false;
+            }
+
+            contacts.Add(new SupportContact(contact.Role, contact.EmailAddress, contact.MatrixId));
         }
+
+        if (document.SupportPage is null && contacts.Count == 0)
+        {
+            error = "contacts: at least one contact or a support_page is required";
+            return false;
+        }
+
+        information = new SupportInformation(serverName, document.SupportPage, contacts);
+        return true;
     }
 
-    public static byte[] Serialize(SupportInformation information)
-    {
-        using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer))
+    // [DisallowNull] is for reading; written, a null member is left out (hence the '!').
+    public static byte[] Serialize(SupportInformation information) =>
+        JsonSerializer.SerializeToUtf8Bytes(
+            new SupportDocument
+            {
+                Contacts = [.. information.Contacts.Select(c => new SupportContactDocument(c.Role) { EmailAddress = c.EmailAddress!, MatrixId = c.MatrixId! })],
+                SupportPage = information.SupportPage!,
+            },
+            SupportJsonContext.Default.SupportDocument);
+
+    private static string WrongType(string path) =>
+        StrictJson.MemberOf(path) switch
         {
-            writer.WriteStartObject();
-            writer.WriteStartArray("contacts");
-            foreach (var contact in information.Contacts)
-            {
-                writer.WriteStartObject();
-                if (contact.EmailAddress is not null)
-                {
-                    writer.WriteString("email_address", contact.EmailAddress);
-                }
-
-                if (contact.MatrixId is not null)
-                {
-                    writer.WriteString("matrix_id", contact.MatrixId);
-                }
-
-                writer.WriteString("role", contact.Role);
-                writer.WriteEndObject();
-            }
-
-            writer.WriteEndArray();
-            if (information.SupportPage is not null)
-            {
-                writer.WriteString("support_page", information.SupportPage);
-            }
-
-            writer.WriteEndObject();
-        }
-
-        return buffer.ToArray();
-    }
-
-    private static string? ReadSupportPage(JsonElement value, string path, out string? supportPage)
-    {
-        supportPage = null;
-        if (value.ValueKind != JsonValueKind.String || !Uri.TryCreate(value.GetString(), UriKind.Absolute, out var uri)
-            || (uri.Scheme != Uri.UriSchemeHttps && uri.Scheme != Uri.UriSchemeHttp) || value.GetString()!.Length > 2048)
-        {
-            return $"{path}: must be an absolute http(s) URL";
-        }
-
-        supportPage = value.GetString();
-        return null;
-    }
-
-    private static string? ReadContacts(JsonElement value, string path, List<SupportContact> contacts)
-    {
-        if (value.ValueKind != JsonValueKind.Array)
-        {
-            return $"{path}: must be an array";
-        }
-
-        var index = 0;
-        foreach (var item in value.EnumerateArray())
-        {
-            var itemPath = $"{path}[{index++}]";
-            if (item.ValueKind != JsonValueKind.Object)
-            {
-                return $"{itemPath}: must be an object";
-            }
-
-            string? role = null, email = null, matrixId = null;
-            if (!FederationListJson.ForEachProperty(item, itemPath, (name, field, fieldPath) =>
-                {
-                    var text = field.ValueKind == JsonValueKind.String ? field.GetString() : null;
-                    switch (name)
-                    {
-                        case "role":
-                            role = text;
-                            return text is not null && (text is "m.role.admin" or "m.role.security" || NamespacedRole().IsMatch(text))
-                                ? null
-                                : $"{fieldPath}: must be m.role.admin, m.role.security or a namespaced role";
-                        case "email_address":
-                            email = text;
-                            return text is not null && text.Length <= 320 && EmailAddress().IsMatch(text) ? null : $"{fieldPath}: must be an email address";
-                        case "matrix_id":
-                            matrixId = text;
-                            return text is not null && text.Length <= 255 && MatrixUserId().IsMatch(text) ? null : $"{fieldPath}: must be a Matrix user ID like @admin:example.org";
-                        default:
-                            return $"{fieldPath}: unknown field";
-                    }
-                }, out var error))
-            {
-                return error;
-            }
-
-            if (role is null)
-            {
-                return $"{itemPath}.role: required";
-            }
-
-            if (email is null && matrixId is null)
-            {
-                return $"{itemPath}: needs an email_address or a matrix_id";
-            }
-
-            contacts.Add(new SupportContact(role, email, matrixId));
-        }
-
-        return null;
-    }
+            ("", _) => "the body must be a JSON object",
+            ("contacts", false) => "must be an array",
+            ("contacts", true) => "must be an object",
+            ("support_page", _) => "must be an absolute http(s) URL",
+            ("role", _) => "must be m.role.admin, m.role.security or a namespaced role",
+            ("email_address", _) => "must be an email address",
+            ("matrix_id", _) => "must be a Matrix user ID like @admin:example.org",
+            _ => "has the wrong type",
+        };
 
     [GeneratedRegex(@"^[a-z0-9]+(\.[a-z0-9_-]+)+$")]
     private static partial Regex NamespacedRole();
@@ -161,3 +103,39 @@ internal static partial class SupportJson
     [GeneratedRegex(@"^@[a-z0-9._=/+-]+:[A-Za-z0-9.:\[\]-]+$")]
     private static partial Regex MatrixUserId();
 }
+
+/// <summary>The <c>m.support</c> document (Matrix spec, <c>/.well-known/matrix/support</c>) on the wire.</summary>
+/// <remarks>
+/// The optional members are <see cref="DisallowNullAttribute"/> init properties: absent is fine, a JSON
+/// <c>null</c> is refused like any other value of the wrong type.
+/// </remarks>
+internal sealed record SupportDocument
+{
+    private readonly IReadOnlyList<SupportContactDocument> _contacts = [];
+
+    // Absent: the source-generated reader passes null (see FederationDomain.Ik).
+    [JsonPropertyName("contacts")]
+    public IReadOnlyList<SupportContactDocument> Contacts { get => _contacts; init => _contacts = value ?? []; }
+
+    [JsonPropertyName("support_page")]
+    [DisallowNull]
+    public string? SupportPage { get; init; }
+}
+
+internal sealed record SupportContactDocument([property: JsonPropertyName("role")] string Role)
+{
+    [JsonPropertyName("email_address")]
+    [DisallowNull]
+    [JsonPropertyOrder(-2)]
+    public string? EmailAddress { get; init; }
+
+    [JsonPropertyName("matrix_id")]
+    [DisallowNull]
+    [JsonPropertyOrder(-1)]
+    public string? MatrixId { get; init; }
+}
+
+/// <summary>Writes the support document (members without a value are left out).</summary>
+[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(SupportDocument))]
+internal sealed partial class SupportJsonContext : JsonSerializerContext;

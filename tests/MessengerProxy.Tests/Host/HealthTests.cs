@@ -111,6 +111,23 @@ public sealed class HealthTests
     }
 
     [Fact]
+    public async Task Metrics_NegotiateOpenMetrics_WhenTheScraperAsksForIt()
+    {
+        // Content negotiation is prometheus-net's exporter's: a scraper asking for OpenMetrics gets it (with
+        // exemplars and the # EOF terminator), any other scraper the classic text format.
+        await using var upstream = await RecordingUpstream.StartAsync();
+        await using var proxy = await ProxyHost.StartAsync(upstream.BaseUri.ToString().TrimEnd('/'));
+        await RawHttp.SendAsync(proxy.InboundPort, RawHttp.Request("GET", "/_matrix/client/versions"));
+
+        var response = await RawHttp.SendAsync(proxy.HealthPort, RawHttp.Request("GET", "/metrics", "Accept: application/openmetrics-text; version=1.0.0\r\n"));
+
+        Assert.Equal(200, response.StatusCode);
+        Assert.StartsWith("application/openmetrics-text", response.Header("Content-Type"));
+        Assert.Contains("messengerproxy_inbound_requests_total{family=\"client\",outcome=\"forwarded\",status_class=\"2xx\"} 1", response.BodyText);
+        Assert.EndsWith("# EOF\n", response.BodyText);
+    }
+
+    [Fact]
     public async Task Metrics_CountUpstreamErrors()
     {
         await using var proxy = await ProxyHost.StartAsync($"http://127.0.0.1:{ForwardingTests.FreeTcpPort()}");

@@ -28,7 +28,7 @@ public sealed class DatabaseFailuresTests(PostgresFixture postgres)
         var store = services.GetRequiredService<FederationListStore>();
         var read = await Assert.ThrowsAnyAsync<Exception>(() => store.GetLatestVersionAsync(ct));
         Assert.True(DatabaseFailures.IsUnavailable(read), read.ToString());
-        var write = await Assert.ThrowsAnyAsync<Exception>(() => store.ReplaceAsync([new("a.example", "t", false, [])], new("test"), ct));
+        var write = await Assert.ThrowsAnyAsync<Exception>(() => store.ReplaceAsync([new("a.example", "t", false)], new("test"), ct));
         Assert.True(DatabaseFailures.IsUnavailable(write), write.ToString());
     }
 

@@ -1,4 +1,5 @@
 using MessengerProxy.Persistence.Federation;
+using MessengerProxy.Policy.Federation;
 using MessengerProxy.Tests.TestKit;
 using Microsoft.EntityFrameworkCore;
 
@@ -11,7 +12,7 @@ public sealed class FederationListStoreTests
     public FederationListStoreTests(PostgresFixture postgres) => _postgres = postgres;
 
     internal static FederationDomain Domain(string name, bool insurance = false) =>
-        new(name, "1-" + name, insurance, insurance ? ["123456789"] : []);
+        new(name, "1-" + name, insurance) { Ik = insurance ? ["123456789"] : [] };
 
     [Fact]
     public async Task EmptyDatabase_HasNoList()

@@ -396,7 +396,7 @@ public sealed class RegistrationApiTests : IAsyncLifetime
         Assert.Equal("UP", before.RootElement.GetProperty("components").GetProperty("database").GetProperty("status").GetString());
         Assert.Equal("DEGRADED", before.RootElement.GetProperty("components").GetProperty("federation-list").GetProperty("status").GetString());
 
-        await _host.Database.Federation.ReplaceAsync([new("a.example.org", "t", false, [])], new("test"), Ct);
+        await _host.Database.Federation.ReplaceAsync([new("a.example.org", "t", false)], new("test"), Ct);
         using var after = JsonDocument.Parse(await health.GetStringAsync("/actuator/health/readiness", Ct));
         var list = after.RootElement.GetProperty("components").GetProperty("federation-list");
         Assert.Equal("UP", list.GetProperty("status").GetString());

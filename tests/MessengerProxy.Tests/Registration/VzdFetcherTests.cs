@@ -71,7 +71,7 @@ public sealed class VzdFetcherTests(PostgresFixture postgres)
             $"Registration:Vzd:TrustAnchors:0={pki.WriteCaPem(directory)}",
             $"Registration:Vzd:FederationListUrl={vzd.BaseUri}federationList.jws",
             "Registration:Vzd:PollInterval=01:00:00");
-        await host.Database.Federation.ReplaceAsync([new("keep.example.org", "k", false, [])], new("admin:replace"), ct);
+        await host.Database.Federation.ReplaceAsync([new("keep.example.org", "k", false)], new("admin:replace"), ct);
 
         await host.Services.GetRequiredService<VzdFederationListFetcher>().FetchOnceAsync(ct);
 
