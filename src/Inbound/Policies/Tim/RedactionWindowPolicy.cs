@@ -1,5 +1,5 @@
 using System.Text.Json;
-using MessengerProxy.Hosting.Http;
+using MessengerProxy.Pipeline.Http;
 using MessengerProxy.Hosting.Io;
 using MessengerProxy.Inbound.Configuration;
 using MessengerProxy.Inbound.Diagnostics;
@@ -90,7 +90,7 @@ internal sealed class RedactionWindowPolicy : IInboundPolicy
             lookup.Headers.TryAddWithoutValidation(HeaderNames.Authorization, authorization);
         }
 
-        _forwarded.Apply(context, lookup);
+        await _forwarded.ApplyAsync(context, lookup, headersCopied: false, context.RequestAborted);
 
         HttpResponseMessage response;
         try
