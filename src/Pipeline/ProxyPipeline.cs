@@ -5,6 +5,7 @@ using MessengerProxy.Pipeline.Http;
 using MessengerProxy.Policy;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using Yarp.ReverseProxy.Forwarder;
 
 namespace MessengerProxy.Pipeline;
 
@@ -82,7 +83,12 @@ internal sealed class ProxyPipeline<TRequest> : IDisposable
             {
                 if (!await _direction.AnswerAsync(context, request))
                 {
-                    await _forwarder.ForwardAsync(context, request, _direction.RouteOf(request));
+                    var route = _direction.RouteOf(request);
+                    var error = await _forwarder.SendAsync(context, route);
+                    if (error != ForwarderError.None)
+                    {
+                        await _forwarder.AnswerFailureAsync(context, request, route, error);
+                    }
                 }
 
                 outcome = request.Outcome;

@@ -41,14 +41,16 @@ internal sealed class UpstreamForwarder : IDisposable
         };
     }
 
-    public async ValueTask ForwardAsync(HttpContext context, IProxyRequest request, ForwardRoute route)
-    {
-        var error = await _forwarder.SendAsync(context, route.DestinationPrefix, _client, _requestConfig, route.Transformer);
-        if (error == ForwarderError.None)
-        {
-            return;
-        }
+    /// <summary>
+    /// Sends the request upstream and relays the answer. Not async itself: the pipeline awaits YARP's task directly,
+    /// so a forwarded request costs one state machine fewer; failures go to <see cref="AnswerFailureAsync"/>.
+    /// </summary>
+    public ValueTask<ForwarderError> SendAsync(HttpContext context, ForwardRoute route) =>
+        _forwarder.SendAsync(context, route.DestinationPrefix, _client, _requestConfig, route.Transformer);
 
+    /// <summary>Counts, logs and answers a failed <see cref="SendAsync"/> through <see cref="ForwarderErrors"/>.</summary>
+    public async ValueTask AnswerFailureAsync(HttpContext context, IProxyRequest request, ForwardRoute route, ForwarderError error)
+    {
         var exception = context.Features.Get<IForwarderErrorFeature>()?.Exception;
         var failure = ForwarderErrors.Map(error, exception, route.Upstream);
         request.Outcome = failure.Outcome;
