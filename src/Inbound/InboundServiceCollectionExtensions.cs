@@ -64,19 +64,6 @@ public static class InboundServiceCollectionExtensions
         services.AddSingleton<RedactionWindowPolicy>();
         services.AddSingleton<InboundPolicies>();
 
-        services.AddHttpClient(RedactionWindowPolicy.HttpClientName, (sp, client) =>
-            {
-                client.Timeout = sp.GetRequiredService<IOptions<InboundOptions>>().Value.UpstreamTimeout;
-            })
-            .ConfigurePrimaryHttpMessageHandler(sp => new SocketsHttpHandler
-            {
-                UseProxy = false,
-                AllowAutoRedirect = false,
-                UseCookies = false,
-                ActivityHeadersPropagator = null,
-                ConnectTimeout = sp.GetRequiredService<IOptions<InboundOptions>>().Value.UpstreamConnectTimeout,
-            });
-
         services.AddHttpClient(WellKnownHandler.SupportHttpClient, (sp, client) =>
             {
                 client.Timeout = sp.GetRequiredService<IOptions<WellKnownOptions>>().Value.SupportTimeout;

@@ -46,6 +46,25 @@ public sealed class InProcessPipelineTests
         Assert.Contains("messengerproxy_inbound_requests_total{family=\"client\",outcome=\"upstream_error\",status_class=\"5xx\"} 1", metrics);
     }
 
+    [Fact]
+    public async Task RedactionWindowLookup_GoesThroughTheSameUpstreamClientFactory()
+    {
+        // An event older than the window: the redaction is refused after one look-up, and only that reaches the handler.
+        var handler = new FakeHandler(_ => new HttpResponseMessage(HttpStatusCode.OK)
+        {
+            Content = new StringContent("""{"event_id":"$e","origin_server_ts":1000}""", Encoding.UTF8, "application/json"),
+        });
+        await using var proxy = await StartAsync(handler);
+
+        var response = await RawHttp.SendAsync(proxy.InboundPort,
+            RawHttp.Request("PUT", "/_matrix/client/v3/rooms/%21r%3Aexample.org/redact/%24e/txn1", Auth, "{}"));
+
+        MessengerProxy.Tests.Inbound.RejectionTests.AssertMatrixError(response, 403, "M_FORBIDDEN");
+        var seen = Assert.Single(handler.Requests);
+        Assert.Equal("http://homeserver.invalid/_matrix/client/v3/rooms/%21r%3Aexample.org/event/%24e", seen.Uri);
+        Assert.Equal("127.0.0.1", seen.ForwardedFor);
+    }
+
     private static Task<ProxyHost> StartAsync(FakeHandler handler) =>
         ProxyHost.StartAsync("http://homeserver.invalid", builder =>
             builder.Services.AddKeyedSingleton<IForwarderHttpClientFactory>(PipelineDirection.Inbound, new FakeFactory(handler)));
