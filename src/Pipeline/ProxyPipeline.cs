@@ -83,11 +83,12 @@ internal sealed class ProxyPipeline<TRequest> : IDisposable
             {
                 if (!await _direction.AnswerAsync(context, request))
                 {
-                    var route = _direction.RouteOf(request);
-                    var error = await _forwarder.SendAsync(context, route);
+                    // The route is asked for again on failure rather than kept: this method's state lives on the heap
+                    // for every forwarded request, and the failure path is rare.
+                    var error = await _forwarder.SendAsync(context, _direction.RouteOf(request));
                     if (error != ForwarderError.None)
                     {
-                        await _forwarder.AnswerFailureAsync(context, request, route, error);
+                        await _forwarder.AnswerFailureAsync(context, request, _direction.RouteOf(request), error);
                     }
                 }
 
