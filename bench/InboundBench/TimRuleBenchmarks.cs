@@ -70,8 +70,8 @@ public class TimRuleBenchmarks
             new TimAnswerPolicy(),
             new GuestRegistrationPolicy(),
             _policy,
-            // Its HTTP client is never asked for on a request the rule does not concern.
-            new RedactionWindowPolicy(null!, inbound, options, new MessengerProxy.Inbound.Forwarding.ForwardedHeaders(inbound), TimeProvider.System, new InboundMetrics(meters), NullLogger<RedactionWindowPolicy>.Instance),
+            // Its HTTP client is never used on a request the rule does not concern.
+            new RedactionWindowPolicy(new Yarp.ReverseProxy.Forwarder.ForwarderHttpClientFactory(), inbound, options, new MessengerProxy.Inbound.Forwarding.ForwardedHeaders(inbound), TimeProvider.System, new InboundMetrics(meters), NullLogger<RedactionWindowPolicy>.Instance),
         ];
         _rewrite = Encoding.UTF8.GetBytes(CreateRoomJson(needsRewrite: true));
         _noRewrite = Encoding.UTF8.GetBytes(CreateRoomJson(needsRewrite: false));

@@ -6,6 +6,8 @@ using MessengerProxy.Inbound.Pipeline;
 using MessengerProxy.Inbound.Policies;
 using MessengerProxy.Inbound.Policies.Tim;
 using MessengerProxy.Inbound.WellKnown;
+using MessengerProxy.Pipeline;
+using MessengerProxy.Pipeline.Forwarding;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -33,16 +35,22 @@ public static class InboundServiceCollectionExtensions
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<TimOptions>>().Value.ToRulebook());
         services.AddSingleton(_ => EmojiTable.Load());
 
-        services.AddHttpForwarder();
         services.AddMetrics();
         services.AddSingleton<InboundMetrics>();
         services.AddSingleton<InboundEndpoints>();
         services.AddSingleton<ForwardedHeaders>();
         services.AddSingleton<VersionsRewriter>();
-        services.AddSingleton<UpstreamForwarder>();
+        services.AddSingleton<InboundRoutes>();
         services.AddSingleton<WellKnownHandler>();
         services.AddHostedService<WellKnownStartupCheck>();
-        services.AddSingleton<InboundRequestHandler>();
+        services.AddProxyPipeline<InboundRequestFeature, InboundDirection>(
+            PipelineDirection.Inbound,
+            sp => new UpstreamHttpClientFactory(new UpstreamClientSettings(
+                sp.GetRequiredService<IOptions<InboundOptions>>().Value.UpstreamConnectTimeout,
+                PooledConnectionIdleTimeout: TimeSpan.FromSeconds(50),
+                PooledConnectionLifetime: TimeSpan.FromMinutes(10))),
+            sp => sp.GetRequiredService<IOptions<InboundOptions>>().Value.UpstreamTimeout,
+            sp => sp.GetRequiredService<InboundMetrics>().Requests);
 
         // Their order is InboundPolicies'.
         services.AddSingleton<TimAnswerPolicy>();
@@ -56,19 +64,6 @@ public static class InboundServiceCollectionExtensions
         services.AddSingleton<RedactionWindowPolicy>();
         services.AddSingleton<InboundPolicies>();
 
-        services.AddHttpClient(RedactionWindowPolicy.HttpClientName, (sp, client) =>
-            {
-                client.Timeout = sp.GetRequiredService<IOptions<InboundOptions>>().Value.UpstreamTimeout;
-            })
-            .ConfigurePrimaryHttpMessageHandler(sp => new SocketsHttpHandler
-            {
-                UseProxy = false,
-                AllowAutoRedirect = false,
-                UseCookies = false,
-                ActivityHeadersPropagator = null,
-                ConnectTimeout = sp.GetRequiredService<IOptions<InboundOptions>>().Value.UpstreamConnectTimeout,
-            });
-
         services.AddHttpClient(WellKnownHandler.SupportHttpClient, (sp, client) =>
             {
                 client.Timeout = sp.GetRequiredService<IOptions<WellKnownOptions>>().Value.SupportTimeout;
@@ -81,7 +76,7 @@ public static class InboundServiceCollectionExtensions
     /// <summary>Ends a pipeline branch in the inbound proxy.</summary>
     public static void RunInboundProxy(this IApplicationBuilder app)
     {
-        var handler = app.ApplicationServices.GetRequiredService<InboundRequestHandler>();
-        app.Run(handler.InvokeAsync);
+        var pipeline = app.ApplicationServices.GetRequiredService<ProxyPipeline<InboundRequestFeature>>();
+        app.Run(pipeline.InvokeAsync);
     }
 }

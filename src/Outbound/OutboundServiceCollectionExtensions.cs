@@ -6,6 +6,7 @@ using MessengerProxy.Outbound.Destinations;
 using MessengerProxy.Outbound.Diagnostics;
 using MessengerProxy.Outbound.Forwarding;
 using MessengerProxy.Outbound.Tunnels;
+using MessengerProxy.Pipeline;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -28,7 +29,6 @@ public static class OutboundServiceCollectionExtensions
         services.AddOptions<OutboundOptions>().Bind(configuration.GetSection(OutboundOptions.SectionName)).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OutboundOptions>, OutboundOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
-        services.AddHttpForwarder();
         services.AddMetrics();
         services.AddSingleton<OutboundMetrics>();
         services.AddSingleton(sp =>
@@ -45,8 +45,11 @@ public static class OutboundServiceCollectionExtensions
         services.AddSingleton<DestinationPolicy>();
         services.AddSingleton<OutboundEndpoints>();
         services.AddSingleton<UpstreamConnector>();
-        services.AddSingleton<UpstreamClient>();
-        services.AddSingleton<OutboundRequestHandler>();
+        services.AddProxyPipeline<OutboundRequestFeature, OutboundDirection>(
+            PipelineDirection.Outbound,
+            sp => ActivatorUtilities.CreateInstance<OutboundHttpClientFactory>(sp),
+            sp => sp.GetRequiredService<IOptions<OutboundOptions>>().Value.UpstreamTimeout,
+            sp => sp.GetRequiredService<OutboundMetrics>().Requests);
         services.AddSingleton<ProxyCredentials>();
         services.AddSingleton<TunnelTlsOptions>();
         services.AddHealthChecks().AddCheck<CertificateAuthorityHealthCheck>("outbound-ca", tags: [ActuatorEndpoints.ReadyTag]);
@@ -98,8 +101,8 @@ public static class OutboundServiceCollectionExtensions
     /// <summary>Ends a pipeline branch in the outbound proxy.</summary>
     public static void RunOutboundProxy(this IApplicationBuilder app)
     {
-        var handler = app.ApplicationServices.GetRequiredService<OutboundRequestHandler>();
-        app.Run(handler.InvokeAsync);
+        var pipeline = app.ApplicationServices.GetRequiredService<ProxyPipeline<OutboundRequestFeature>>();
+        app.Run(pipeline.InvokeAsync);
     }
 }
 

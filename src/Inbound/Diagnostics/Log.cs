@@ -11,20 +11,11 @@ internal static partial class Log
     [LoggerMessage(1, LogLevel.Information, "Rejected {Method} {Path}: {StatusCode} {ErrorCode} ({Reason})", EventName = "RequestRejected")]
     public static partial void RequestRejected(ILogger logger, string method, string path, int statusCode, string errorCode, string reason);
 
-    [LoggerMessage(2, LogLevel.Warning, "Homeserver request {Method} {Endpoint} failed: {ForwarderError} ({Reason}); answered {StatusCode}", EventName = "UpstreamFailed")]
-    public static partial void UpstreamFailed(ILogger logger, string method, string endpoint, string forwarderError, string reason, int statusCode);
-
     [LoggerMessage(3, LogLevel.Warning, "Homeserver answered {Endpoint} with a response the proxy cannot pass on: {Reason}", EventName = "UpstreamBodyInvalid")]
     public static partial void UpstreamBodyInvalid(ILogger logger, string endpoint, string reason);
 
     [LoggerMessage(4, LogLevel.Warning, "Support information from {SupportUrl} is unavailable: {Reason}", EventName = "SupportUnavailable")]
     public static partial void SupportUnavailable(ILogger logger, string supportUrl, string reason);
-
-    [LoggerMessage(5, LogLevel.Error, "Unhandled error while handling {Method} {Path}", EventName = "UnhandledError")]
-    public static partial void UnhandledError(ILogger logger, string method, string path, Exception exception);
-
-    [LoggerMessage(6, LogLevel.Debug, "Client aborted {Method} {Endpoint}: {ForwarderError}", EventName = "ClientAborted")]
-    public static partial void ClientAborted(ILogger logger, string method, string endpoint, string forwarderError);
 
     [LoggerMessage(7, LogLevel.Warning, "WellKnown:Server '{Server}' names no port: other servers then look up DNS SRV records for it and otherwise connect to port 8448; give the port explicitly, e.g. '{Suggestion}'", EventName = "WellKnownServerWithoutPort")]
     public static partial void WellKnownServerWithoutPort(ILogger logger, string server, string suggestion);

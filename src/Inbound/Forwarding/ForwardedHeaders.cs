@@ -4,13 +4,15 @@ using MessengerProxy.Hosting.Configuration;
 using MessengerProxy.Inbound.Configuration;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
+using Yarp.ReverseProxy.Transforms;
 
 namespace MessengerProxy.Inbound.Forwarding;
 
 /// <summary>
-/// Sets X-Forwarded-For/-Proto/-Host for the homeserver (Synapse reads them with <c>x_forwarded: true</c>).
-/// A client could otherwise claim any address, so forwarding headers from untrusted peers are discarded
-/// and replaced; only peers in <see cref="InboundOptions.TrustedProxies"/> may contribute to the chain.
+/// Sets X-Forwarded-For/-Proto/-Host for the homeserver (Synapse reads them with <c>x_forwarded: true</c>), with
+/// YARP's X-Forwarded transforms. A client could otherwise claim any address, so forwarding headers from
+/// untrusted peers are discarded and replaced; only peers in <see cref="InboundOptions.TrustedProxies"/> may
+/// contribute to the chain (For appended to, Proto and Host kept when they sent them).
 /// </summary>
 internal sealed class ForwardedHeaders
 {
@@ -31,6 +33,12 @@ internal sealed class ForwardedHeaders
 
     private readonly IPNetwork[] _trusted;
 
+    // Set replaces whatever the client sent; Append extends a trusted proxy's chain. The transforms hold no state.
+    private readonly RequestTransform _setFor = new RequestHeaderXForwardedForTransform(ForwardedFor, ForwardedTransformActions.Set);
+    private readonly RequestTransform _appendFor = new RequestHeaderXForwardedForTransform(ForwardedFor, ForwardedTransformActions.Append);
+    private readonly RequestTransform _setProto = new RequestHeaderXForwardedProtoTransform(ForwardedProto, ForwardedTransformActions.Set);
+    private readonly RequestTransform _setHost = new RequestHeaderXForwardedHostTransform(ForwardedHost, ForwardedTransformActions.Set);
+
     public ForwardedHeaders(IOptions<InboundOptions> options)
     {
         _trusted = options.Value.TrustedProxies
@@ -38,58 +46,72 @@ internal sealed class ForwardedHeaders
             .ToArray();
     }
 
-    public void Apply(HttpContext context, HttpRequestMessage proxyRequest)
+    /// <param name="headersCopied">
+    /// Whether <paramref name="proxyRequest"/> already carries the client's headers (a forwarded request) or not (a
+    /// request the proxy makes on the client's behalf).
+    /// </param>
+    public async ValueTask ApplyAsync(HttpContext context, HttpRequestMessage proxyRequest, bool headersCopied, CancellationToken cancellationToken)
     {
+        // A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d; the homeserver should see the address they have.
         var remote = context.Connection.RemoteIpAddress;
         if (remote is { IsIPv4MappedToIPv6: true })
         {
             remote = remote.MapToIPv4();
+            context.Connection.RemoteIpAddress = remote;
         }
-
-        var headers = proxyRequest.Headers;
-        var incoming = context.Request.Headers;
-        var remoteText = remote?.ToString();
 
         var trusted = remote is not null && IsTrusted(remote);
-        foreach (var name in incoming.Keys)
+        if (headersCopied)
         {
-            if (IsOwnedByProxy(name, trusted))
+            RemoveOwnedHeaders(proxyRequest, trusted);
+        }
+
+        var transform = new RequestTransformContext
+        {
+            HttpContext = context,
+            ProxyRequest = proxyRequest,
+            HeadersCopied = headersCopied,
+            Path = context.Request.Path,
+            DestinationPrefix = string.Empty,
+            CancellationToken = cancellationToken,
+        };
+
+        // YARP's transforms complete synchronously, so this method allocates no state machine.
+        var incoming = context.Request.Headers;
+        await (trusted ? _appendFor : _setFor).ApplyAsync(transform);
+        if (!trusted || !incoming.ContainsKey(ForwardedProto))
+        {
+            await _setProto.ApplyAsync(transform);
+        }
+
+        if ((!trusted || !incoming.ContainsKey(ForwardedHost)) && incoming.Host.Count > 0)
+        {
+            await _setHost.ApplyAsync(transform);
+        }
+    }
+
+    /// <summary>
+    /// Drops the client headers the proxy owns from the copied request. The copy is walked with its struct
+    /// enumerator (the request's own header dictionary would build a key set per request); a list is made only
+    /// when there is something to drop.
+    /// </summary>
+    private static void RemoveOwnedHeaders(HttpRequestMessage proxyRequest, bool trusted)
+    {
+        List<string>? owned = null;
+        foreach (var header in proxyRequest.Headers.NonValidated)
+        {
+            if (IsOwnedByProxy(header.Key, trusted))
             {
-                headers.Remove(name);
+                (owned ??= []).Add(header.Key);
             }
         }
 
-        if (trusted)
+        if (owned is not null)
         {
-            var chain = incoming[ForwardedFor].ToString();
-            headers.Remove(ForwardedFor);
-            if (remoteText is not null)
+            foreach (var name in owned)
             {
-                headers.TryAddWithoutValidation(ForwardedFor, chain.Length == 0 ? remoteText : chain + ", " + remoteText);
+                proxyRequest.Headers.Remove(name);
             }
-
-            if (!incoming.ContainsKey(ForwardedProto))
-            {
-                headers.TryAddWithoutValidation(ForwardedProto, context.Request.Scheme);
-            }
-
-            if (!incoming.ContainsKey(ForwardedHost) && context.Request.Headers.Host.Count > 0)
-            {
-                headers.TryAddWithoutValidation(ForwardedHost, context.Request.Headers.Host.ToString());
-            }
-
-            return;
-        }
-
-        if (remoteText is not null)
-        {
-            headers.TryAddWithoutValidation(ForwardedFor, remoteText);
-        }
-
-        headers.TryAddWithoutValidation(ForwardedProto, context.Request.Scheme);
-        if (context.Request.Headers.Host.Count > 0)
-        {
-            headers.TryAddWithoutValidation(ForwardedHost, context.Request.Headers.Host.ToString());
         }
     }
 
@@ -107,7 +129,7 @@ internal sealed class ForwardedHeaders
 
         if (fromTrustedProxy)
         {
-            // The chain of a trusted proxy is kept and extended (below); only underscore twins are dropped.
+            // The chain of a trusted proxy is kept and extended; only underscore twins are dropped.
             return !ReferenceEquals(normalised, name) && IsClientAddressHeader(normalised);
         }
 

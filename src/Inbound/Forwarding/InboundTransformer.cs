@@ -1,8 +1,10 @@
-using MessengerProxy.Hosting.Http;
 using System.IO.Compression;
 using MessengerProxy.Hosting.Io;
 using MessengerProxy.Inbound.Diagnostics;
 using MessengerProxy.Inbound.Pipeline;
+using MessengerProxy.Pipeline;
+using MessengerProxy.Pipeline.Forwarding;
+using MessengerProxy.Pipeline.Http;
 using MessengerProxy.Policy;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -13,17 +15,14 @@ using Yarp.ReverseProxy.Forwarder;
 namespace MessengerProxy.Inbound.Forwarding;
 
 /// <summary>
-/// Shapes the request YARP sends to the homeserver: the raw target byte for byte, the original Host, and
-/// trustworthy X-Forwarded-* headers. With a rewriter it also replaces the body of a successful response.
+/// Shapes the request YARP sends to the homeserver: the raw target byte for byte and the original Host (the
+/// shared <see cref="RawTargetTransformer"/>), and trustworthy X-Forwarded-* headers. With a rewriter it also
+/// replaces the body of a successful response.
 /// </summary>
-internal sealed class InboundTransformer : HttpTransformer
+internal sealed class InboundTransformer : RawTargetTransformer
 {
     // Responses the proxy rewrites are a few KiB; anything much larger is not what the endpoint returns.
     internal const int MaxRewriteBytes = 1024 * 1024;
-
-    // System.Uri would otherwise unescape, re-escape and normalise the path, and federation signatures
-    // cover the exact bytes the remote server sent.
-    private static readonly UriCreationOptions s_rawUri = new() { DangerousDisablePathAndQueryCanonicalization = true };
 
     private readonly ForwardedHeaders _forwarded;
     private readonly IResponseRewriter? _rewriter;
@@ -36,26 +35,17 @@ internal sealed class InboundTransformer : HttpTransformer
         _logger = logger;
     }
 
-    public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
+    protected override RequestTarget TargetOf(HttpContext httpContext) => httpContext.Features.GetRequiredFeature<InboundRequestFeature>().Target;
+
+    protected override ValueTask TransformHeadersAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, CancellationToken cancellationToken)
     {
-        await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
-
-        var request = httpContext.Features.GetRequiredFeature<InboundRequestFeature>();
-        proxyRequest.RequestUri = new Uri(destinationPrefix + request.Target.Raw, s_rawUri);
-
-        var host = httpContext.Request.Headers.Host;
-        if (host.Count == 1 && !string.IsNullOrEmpty(host[0]))
-        {
-            proxyRequest.Headers.Host = host[0];
-        }
-
-        _forwarded.Apply(httpContext, proxyRequest);
-
         if (_rewriter is not null)
         {
             // Ask for an uncompressed body so it can be rewritten; compressed ones are still handled below.
             proxyRequest.Headers.Remove(HeaderNames.AcceptEncoding);
         }
+
+        return _forwarded.ApplyAsync(httpContext, proxyRequest, headersCopied: true, cancellationToken);
     }
 
     public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)

@@ -7,7 +7,7 @@ namespace MessengerProxy.Inbound.Pipeline;
 /// A check every allowlisted request passes before it is answered or forwarded, whichever front door
 /// (HTTP or CoAP) it came through. Policies run in registration order; the first error wins.
 /// </summary>
-public interface IInboundPolicy
+internal interface IInboundPolicy
 {
     /// <returns><c>null</c> to let the request continue, or the error to answer with.</returns>
     ValueTask<MatrixError?> EvaluateAsync(HttpContext context, InboundRequestFeature request);

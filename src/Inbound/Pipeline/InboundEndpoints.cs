@@ -36,24 +36,6 @@ public sealed class InboundEndpoints
     public LogPath LogPath { get; }
 
     /// <summary>Builds the table from the settings; null with the reasons in <paramref name="errors"/> when they are wrong.</summary>
-    internal static EndpointTable? TryBuildTable(InboundOptions settings, List<string> errors)
-    {
-        var before = errors.Count;
-        var extras = EndpointRule.ParseAll(errors, $"{InboundOptions.SectionName}:ExtraEndpoints", settings.ExtraEndpoints, allowCatchAll: true);
-        var denials = EndpointRule.ParseAll(errors, $"{InboundOptions.SectionName}:DeniedEndpoints", settings.DeniedEndpoints, allowCatchAll: false);
-        if (errors.Count > before)
-        {
-            return null;
-        }
-
-        try
-        {
-            return EndpointTable.LoadMatrixV111().WithOperatorRules(extras, denials);
-        }
-        catch (ArgumentException ex)
-        {
-            errors.Add($"{InboundOptions.SectionName}: {ex.Message}");
-            return null;
-        }
-    }
+    internal static EndpointTable? TryBuildTable(InboundOptions settings, List<string> errors) =>
+        EndpointTableBuilder.TryBuild(InboundOptions.SectionName, settings.ExtraEndpoints, settings.DeniedEndpoints, rows: null, errors);
 }

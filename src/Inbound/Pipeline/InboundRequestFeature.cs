@@ -1,11 +1,11 @@
-using MessengerProxy.Inbound.Diagnostics;
+using MessengerProxy.Pipeline;
 using MessengerProxy.Policy;
 using MessengerProxy.Policy.Endpoints;
 
 namespace MessengerProxy.Inbound.Pipeline;
 
 /// <summary>What the pipeline learned about a request; stored in <c>HttpContext.Features</c>.</summary>
-public sealed class InboundRequestFeature
+internal sealed class InboundRequestFeature : IProxyRequest
 {
     internal InboundRequestFeature(RequestTarget target, EndpointDescriptor endpoint, bool isPreflight)
     {
@@ -26,7 +26,9 @@ public sealed class InboundRequestFeature
     /// <summary>The body, when the request-body stage has read it (every endpoint but media uploads).</summary>
     internal BufferedRequestBody? Body { get; set; }
 
-    internal RequestOutcome Outcome { get; set; } = RequestOutcome.Forwarded;
+    public RequestOutcome Outcome { get; set; } = RequestOutcome.Forwarded;
+
+    public string LogEndpoint => Endpoint.Template.Text;
 
     /// <summary>The TIM rule behind the refusal a policy returned, so that it is logged and counted by name.</summary>
     internal TimRule? RefusedBy { get; set; }

@@ -1,11 +1,13 @@
-using MessengerProxy.Hosting.Http;
+using MessengerProxy.Pipeline.Http;
 using System.Text.Json;
 using MessengerProxy.Federation;
 using MessengerProxy.Hosting.Io;
 using MessengerProxy.Inbound.Configuration;
 using MessengerProxy.Inbound.Diagnostics;
 using MessengerProxy.Inbound.Pipeline;
+using MessengerProxy.Pipeline;
 using MessengerProxy.Policy;
+using MessengerProxy.Policy.Endpoints;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -71,17 +73,17 @@ internal sealed class WellKnownHandler
     /// <summary>True when the request was answered here; false when it should be forwarded.</summary>
     public async ValueTask<bool> TryAnswerAsync(HttpContext context, InboundRequestFeature request)
     {
-        switch (request.Endpoint.Template.Text)
+        switch (request.Endpoint.Traits.WellKnown)
         {
-            case "/.well-known/matrix/server":
+            case WellKnownDocument.Server:
                 await AnswerAsync(context, request, _server, "No server delegation is configured here");
                 return true;
 
-            case "/.well-known/matrix/client" when _clientMode != WellKnownClientMode.Forward:
+            case WellKnownDocument.Client when _clientMode != WellKnownClientMode.Forward:
                 await AnswerAsync(context, request, _staticClient, "No client discovery information is configured here");
                 return true;
 
-            case "/.well-known/matrix/support":
+            case WellKnownDocument.Support:
                 await RelaySupportAsync(context, request);
                 return true;
 

@@ -20,17 +20,11 @@ internal static partial class Log
     [LoggerMessage(104, LogLevel.Information, "Refused {Method} {Host}{Path}: {StatusCode} {ErrorCode} ({Reason})", EventName = "RequestRefused")]
     public static partial void RequestRefused(ILogger logger, string method, string host, string path, int statusCode, string errorCode, string reason);
 
-    [LoggerMessage(105, LogLevel.Warning, "Request {Method} {Host}{Endpoint} failed: {ForwarderError} ({Reason}); answered {StatusCode}", EventName = "UpstreamFailed")]
-    public static partial void UpstreamFailed(ILogger logger, string method, string host, string endpoint, string forwarderError, string reason, int statusCode);
-
     [LoggerMessage(106, LogLevel.Information, "Learned delegation of {ServerName} to {Host} from its /.well-known/matrix/server", EventName = "DelegationLearned")]
     public static partial void DelegationLearned(ILogger logger, string serverName, string host);
 
     [LoggerMessage(107, LogLevel.Warning, "Outbound connection limit of {Limit} reached; refused a connection from {Client}", EventName = "ConnectionLimit")]
     public static partial void ConnectionLimit(ILogger logger, int limit, string client);
-
-    [LoggerMessage(108, LogLevel.Error, "Unhandled error while handling {Method} {Host}{Path}", EventName = "UnhandledError")]
-    public static partial void UnhandledError(ILogger logger, string method, string host, string path, Exception exception);
 
     [LoggerMessage(109, LogLevel.Information, "Outbound proxy CA {Subject} (valid until {NotAfter:u}) loaded", EventName = "CaLoaded")]
     public static partial void CaLoaded(ILogger logger, string subject, DateTime notAfter);

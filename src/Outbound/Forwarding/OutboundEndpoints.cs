@@ -27,33 +27,8 @@ internal sealed class OutboundEndpoints
 
 internal static class OutboundEndpointsBuilder
 {
-    // Synapse falls back to these for peers without authenticated media; the spec keeps them (deprecated).
-    private static readonly string[] s_legacyMediaPrefixes = ["/_matrix/media/v3/download/", "/_matrix/media/v3/thumbnail/"];
-
     /// <summary>Null with the reasons in <paramref name="errors"/> when the settings are wrong.</summary>
-    public static EndpointTable? TryBuild(OutboundOptions settings, List<string> errors)
-    {
-        var before = errors.Count;
-        var extras = EndpointRule.ParseAll(errors, $"{OutboundOptions.SectionName}:ExtraEndpoints", settings.ExtraEndpoints, allowCatchAll: true);
-        var denials = EndpointRule.ParseAll(errors, $"{OutboundOptions.SectionName}:DeniedEndpoints", settings.DeniedEndpoints, allowCatchAll: false);
-        if (errors.Count > before)
-        {
-            return null;
-        }
-
-        try
-        {
-            return EndpointTable.LoadMatrixV111()
-                .Where(e => e.Api == MatrixApi.ServerServer || (settings.AllowLegacyMedia && IsLegacyMedia(e)))
-                .WithOperatorRules(extras, denials);
-        }
-        catch (ArgumentException ex)
-        {
-            errors.Add($"{OutboundOptions.SectionName}: {ex.Message}");
-            return null;
-        }
-    }
-
-    public static bool IsLegacyMedia(EndpointDescriptor endpoint) =>
-        endpoint.Method == "GET" && s_legacyMediaPrefixes.Any(p => endpoint.Template.Text.StartsWith(p, StringComparison.Ordinal));
+    public static EndpointTable? TryBuild(OutboundOptions settings, List<string> errors) =>
+        EndpointTableBuilder.TryBuild(OutboundOptions.SectionName, settings.ExtraEndpoints, settings.DeniedEndpoints,
+            e => e.Api == MatrixApi.ServerServer || (settings.AllowLegacyMedia && e.Traits.LegacyMedia), errors);
 }

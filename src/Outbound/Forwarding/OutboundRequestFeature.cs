@@ -1,20 +1,21 @@
 using MessengerProxy.Outbound.Destinations;
+using MessengerProxy.Pipeline;
 using MessengerProxy.Policy;
 
 namespace MessengerProxy.Outbound.Forwarding;
 
 /// <summary>An outbound request that passed the checks: where it goes and the exact target to send.</summary>
-internal sealed class OutboundRequestFeature(Destination destination, RequestTarget target, string endpoint, bool learnDelegation)
+internal sealed class OutboundRequestFeature(Destination destination, RequestTarget target, string endpoint, bool learnDelegation) : IProxyRequest
 {
     public Destination Destination { get; } = destination;
 
     public RequestTarget Target { get; } = target;
 
     /// <summary>Template of the matched endpoint (or <c>*</c> for extra hosts), for logs and metrics.</summary>
-    public string Endpoint { get; } = endpoint;
+    public string LogEndpoint { get; } = endpoint;
 
     /// <summary>A <c>/.well-known/matrix/server</c> fetch whose answer may delegate the server to another host.</summary>
     public bool LearnDelegation { get; } = learnDelegation;
 
-    public string Outcome { get; set; } = "forwarded";
+    public RequestOutcome Outcome { get; set; } = RequestOutcome.Forwarded;
 }

@@ -2,6 +2,9 @@ using System.Text.Json;
 using MessengerProxy.Hosting.Io;
 using MessengerProxy.Outbound.Destinations;
 using MessengerProxy.Outbound.Diagnostics;
+using MessengerProxy.Pipeline;
+using MessengerProxy.Pipeline.Forwarding;
+using MessengerProxy.Policy;
 using MessengerProxy.Policy.Federation;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -12,15 +15,14 @@ using Yarp.ReverseProxy.Forwarder;
 namespace MessengerProxy.Outbound.Forwarding;
 
 /// <summary>
-/// Shapes the request to the remote server: the raw target byte for byte (X-Matrix signatures cover it),
-/// the homeserver's Host, no proxy headers and nothing that reveals the internal network. Reads the
-/// answers to <c>/.well-known/matrix/server</c> to learn delegations.
+/// Shapes the request to the remote server: the raw target byte for byte (X-Matrix signatures cover it) and the
+/// homeserver's Host (the shared <see cref="RawTargetTransformer"/>), no proxy headers and nothing that reveals
+/// the internal network. Reads the answers of endpoints that learn delegations
+/// (<c>/.well-known/matrix/server</c>).
 /// </summary>
-internal sealed class OutboundTransformer : HttpTransformer
+internal sealed class OutboundTransformer : RawTargetTransformer
 {
     private const int MaxWellKnownBytes = 64 * 1024;
-
-    private static readonly UriCreationOptions s_rawUri = new() { DangerousDisablePathAndQueryCanonicalization = true };
 
     private readonly DelegationTable _delegations;
     private readonly ILogger _logger;
@@ -31,14 +33,13 @@ internal sealed class OutboundTransformer : HttpTransformer
         _logger = logger;
     }
 
-    public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
+    protected override RequestTarget TargetOf(HttpContext httpContext) => httpContext.Features.GetRequiredFeature<OutboundRequestFeature>().Target;
+
+    protected override ValueTask TransformHeadersAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, CancellationToken cancellationToken)
     {
-        await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
-        var request = httpContext.Features.GetRequiredFeature<OutboundRequestFeature>();
-        proxyRequest.RequestUri = new Uri(destinationPrefix + request.Target.Raw, s_rawUri);
-        proxyRequest.Headers.Host = httpContext.Request.Headers.Host.ToString();
         proxyRequest.Headers.Remove(HeaderNames.ProxyAuthorization);
         proxyRequest.Headers.Remove("Proxy-Connection");
+        return ValueTask.CompletedTask;
     }
 
     public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
@@ -61,7 +62,7 @@ internal sealed class OutboundTransformer : HttpTransformer
             catch (FormatException)
             {
                 // Not a well-known document the homeserver could use either; let it see the failure.
-                request.Outcome = "upstream_error";
+                request.Outcome = RequestOutcome.UpstreamError;
                 httpContext.Abort();
                 return false;
             }

@@ -55,6 +55,27 @@ public enum BaseUrlAnswer
     Login,
 }
 
+/// <summary>Which answer of the homeserver the inbound proxy rewrites before the client sees it.</summary>
+public enum ResponseRewrite
+{
+    None,
+
+    /// <summary><c>GET /_matrix/client/versions</c>: versions and unstable features filtered.</summary>
+    Versions,
+
+    /// <summary><c>GET /.well-known/matrix/client</c> (forward mode): <c>m.homeserver.base_url</c> set.</summary>
+    WellKnownClient,
+}
+
+/// <summary>Which <c>/.well-known/matrix/*</c> document an endpoint is; the inbound proxy answers some itself.</summary>
+public enum WellKnownDocument
+{
+    None,
+    Server,
+    Client,
+    Support,
+}
+
 /// <summary>
 /// Per-endpoint behaviour of the proxy's stages, computed once from the table row so that no stage compares
 /// path templates at request time.
@@ -100,6 +121,14 @@ public sealed class EndpointTraits
     };
 
     private static readonly (string Method, string Template) s_syncObservable = ("GET", "/_matrix/client/v3/sync");
+
+    private const string VersionsTemplate = "/_matrix/client/versions";
+    private const string WellKnownServerTemplate = "/.well-known/matrix/server";
+    private const string WellKnownClientTemplate = "/.well-known/matrix/client";
+    private const string WellKnownSupportTemplate = "/.well-known/matrix/support";
+
+    // Synapse falls back to these for peers without authenticated media; the spec keeps them (deprecated).
+    private static readonly string[] s_legacyMediaPrefixes = ["/_matrix/media/v3/download/", "/_matrix/media/v3/thumbnail/"];
 
     private EndpointTraits(
         IReadOnlyList<ServerParameter> serverParameters,
@@ -154,6 +183,23 @@ public sealed class EndpointTraits
     /// <summary>The sync stream: a CoAP GET with Observe registers for pushed updates instead of long-polling (MSC3079).</summary>
     public bool SyncObservable { get; private init; }
 
+    // The traits below are read by the forwarding stages of both proxies.
+
+    /// <summary>The homeserver's answer the inbound proxy rewrites (<see cref="ResponseRewrite.None"/>: relayed as is).</summary>
+    public ResponseRewrite ResponseRewrite { get; private init; }
+
+    /// <summary>The well-known document the endpoint serves.</summary>
+    public WellKnownDocument WellKnown { get; private init; }
+
+    /// <summary>Outbound: the answer may delegate the server to another host (<c>/.well-known/matrix/server</c>), which is learned.</summary>
+    public bool LearnsDelegation { get; private init; }
+
+    /// <summary>
+    /// A pre-v1.11 unauthenticated media download or thumbnail (<c>GET /_matrix/media/v3/…/{serverName}/…</c>), whose
+    /// <c>{serverName}</c> is the media's origin: outbound, only the server that holds it may be asked for it.
+    /// </summary>
+    public bool LegacyMedia { get; private init; }
+
     internal static EndpointTraits For(EndpointDescriptor endpoint, TimRulebook tim)
     {
         var serverParameters = new List<ServerParameter>();
@@ -196,6 +242,22 @@ public sealed class EndpointTraits
         {
             BaseUrlAnswer = endpoint.Api == MatrixApi.ClientServer ? s_baseUrlAnswers.GetValueOrDefault((endpoint.Method, endpoint.Template.Text)) : BaseUrlAnswer.None,
             SyncObservable = endpoint.Api == MatrixApi.ClientServer && (endpoint.Method, endpoint.Template.Text) == s_syncObservable,
+
+            ResponseRewrite = endpoint.Template.Text switch
+            {
+                VersionsTemplate => ResponseRewrite.Versions,
+                WellKnownClientTemplate => ResponseRewrite.WellKnownClient,
+                _ => ResponseRewrite.None,
+            },
+            WellKnown = endpoint.Template.Text switch
+            {
+                WellKnownServerTemplate => WellKnownDocument.Server,
+                WellKnownClientTemplate => WellKnownDocument.Client,
+                WellKnownSupportTemplate => WellKnownDocument.Support,
+                _ => WellKnownDocument.None,
+            },
+            LearnsDelegation = endpoint.Template.Text == WellKnownServerTemplate,
+            LegacyMedia = endpoint.Method == "GET" && s_legacyMediaPrefixes.Any(p => endpoint.Template.Text.StartsWith(p, StringComparison.Ordinal)),
         };
     }
 

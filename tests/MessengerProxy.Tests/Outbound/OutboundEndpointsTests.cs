@@ -130,7 +130,7 @@ public sealed class OutboundEndpointsTests
         var table = OutboundEndpointsBuilder.TryBuild(options, errors);
         Assert.Empty(errors);
         Assert.NotNull(table);
-        Assert.DoesNotContain(table.Endpoints, e => e.Api == MatrixApi.ClientServer && !OutboundEndpointsBuilder.IsLegacyMedia(e));
+        Assert.DoesNotContain(table.Endpoints, e => e.Api == MatrixApi.ClientServer && !e.Traits.LegacyMedia);
         return new EndpointMatcher(table);
     }
 }

@@ -4,8 +4,8 @@ namespace MessengerProxy.Tests.Outbound;
 
 /// <summary>
 /// Whose fault a failed request was, as the request metric tells it: the client's mistakes are refusals
-/// (4xx, outcome <c>refused</c>), a remote's misbehaviour is an upstream error (5xx). A proxy of its own, so
-/// counts are exact.
+/// (4xx, outcome <c>refused</c>), a remote's misbehaviour is an upstream error (5xx, and in
+/// <c>upstream_errors_total</c>). A proxy of its own, so counts are exact.
 /// </summary>
 public sealed class OutboundOutcomeMetricsTests(OutboundOutcomeMetricsTests.Fixture fixture) : IClassFixture<OutboundOutcomeMetricsTests.Fixture>
 {
@@ -35,6 +35,9 @@ public sealed class OutboundOutcomeMetricsTests(OutboundOutcomeMetricsTests.Fixt
         Assert.Contains("messengerproxy_outbound_requests_total{kind=\"federation\",outcome=\"refused\",status_class=\"4xx\"} 2", text);
         Assert.Contains("messengerproxy_outbound_requests_total{kind=\"federation\",outcome=\"upstream_error\",status_class=\"5xx\"} 1", text);
         Assert.DoesNotContain("outcome=\"forwarded\"", text);
+
+        // Counted by the forwarding stage both proxies share, as inbound always was.
+        Assert.Contains("messengerproxy_outbound_upstream_errors_total{kind=\"Request\"} 1", text);
     }
 
     public sealed class Fixture : OutboundFixture;

@@ -1,6 +1,4 @@
-using MessengerProxy.Hosting.Http;
 using MessengerProxy.Outbound.Forwarding;
-using Yarp.ReverseProxy.Forwarder;
 
 namespace MessengerProxy.Tests.Outbound;
 
@@ -20,7 +18,7 @@ public sealed class OutboundRequestHandlerTests
     [InlineData("HTTP://Push.Example:8080/_matrix/push/v1/notify", "push.example", 8080, "/_matrix/push/v1/notify")]
     public void TrySplitAbsoluteHttp_AbsoluteHttpTarget_SplitsHostPortAndOriginForm(string raw, string host, int port, string originForm)
     {
-        Assert.True(OutboundRequestHandler.TrySplitAbsoluteHttp(raw, out var parsedHost, out var parsedPort, out var parsedOriginForm, out var why), why);
+        Assert.True(OutboundDirection.TrySplitAbsoluteHttp(raw, out var parsedHost, out var parsedPort, out var parsedOriginForm, out var why), why);
         Assert.Equal(host, parsedHost);
         Assert.Equal(port, parsedPort);
         Assert.Equal(originForm, parsedOriginForm);
@@ -31,7 +29,7 @@ public sealed class OutboundRequestHandlerTests
     [InlineData("HTTPS://host/path")]
     public void TrySplitAbsoluteHttp_Https_IsRefusedPointingToConnect(string raw)
     {
-        Assert.False(OutboundRequestHandler.TrySplitAbsoluteHttp(raw, out _, out _, out _, out var why));
+        Assert.False(OutboundDirection.TrySplitAbsoluteHttp(raw, out _, out _, out _, out var why));
         Assert.Contains("CONNECT", why);
     }
 
@@ -44,7 +42,7 @@ public sealed class OutboundRequestHandlerTests
     [InlineData("http:/host/")]
     public void TrySplitAbsoluteHttp_NotAnAbsoluteHttpTarget_IsRefused(string raw)
     {
-        Assert.False(OutboundRequestHandler.TrySplitAbsoluteHttp(raw, out var host, out _, out _, out var why));
+        Assert.False(OutboundDirection.TrySplitAbsoluteHttp(raw, out var host, out _, out _, out var why));
         Assert.Equal(string.Empty, host);
         Assert.Contains("forward proxy", why);
     }
@@ -65,57 +63,8 @@ public sealed class OutboundRequestHandlerTests
     [InlineData("http://host#frag")]
     public void TrySplitAbsoluteHttp_MalformedAuthority_IsRefused(string raw)
     {
-        Assert.False(OutboundRequestHandler.TrySplitAbsoluteHttp(raw, out var host, out _, out _, out var why));
+        Assert.False(OutboundDirection.TrySplitAbsoluteHttp(raw, out var host, out _, out _, out var why));
         Assert.Equal(string.Empty, host);
         Assert.Contains("authority", why);
-    }
-
-    [Theory]
-    [InlineData(ForwarderError.RequestCanceled, "client_aborted", 0)]
-    [InlineData(ForwarderError.RequestBodyCanceled, "client_aborted", 0)]
-    [InlineData(ForwarderError.ResponseBodyCanceled, "client_aborted", 0)]
-    [InlineData(ForwarderError.ResponseBodyClient, "client_aborted", 0)]
-    [InlineData(ForwarderError.UpgradeRequestCanceled, "client_aborted", 0)]
-    [InlineData(ForwarderError.UpgradeResponseCanceled, "client_aborted", 0)]
-    [InlineData(ForwarderError.UpgradeRequestClient, "client_aborted", 0)]
-    [InlineData(ForwarderError.RequestBodyClient, "refused", 400)]
-    [InlineData(ForwarderError.RequestCreation, "refused", 400)]
-    [InlineData(ForwarderError.Request, "upstream_error", 502)]
-    [InlineData(ForwarderError.ResponseHeaders, "upstream_error", 502)]
-    [InlineData(ForwarderError.RequestBodyDestination, "upstream_error", 502)]
-    [InlineData(ForwarderError.ResponseBodyDestination, "upstream_error", 502)]
-    [InlineData(ForwarderError.UpgradeRequestDestination, "upstream_error", 502)]
-    [InlineData(ForwarderError.UpgradeResponseDestination, "upstream_error", 502)]
-    [InlineData(ForwarderError.UpgradeResponseClient, "upstream_error", 502)]
-    [InlineData(ForwarderError.NoAvailableDestinations, "upstream_error", 502)]
-    [InlineData(ForwarderError.RequestTimedOut, "upstream_error", 504)]
-    [InlineData(ForwarderError.UpgradeActivityTimeout, "upstream_error", 504)]
-    public void MapForwarderError_CountsTheSideAtFault(ForwarderError error, string outcome, int status)
-    {
-        var failure = OutboundRequestHandler.MapForwarderError(error, exception: null, "remote.test");
-
-        Assert.Equal(outcome, failure.Outcome);
-        Assert.Equal(status, failure.Answer?.StatusCode ?? 0);
-    }
-
-    [Fact]
-    public void MapForwarderError_EveryForwarderErrorIsCovered()
-    {
-        // A forwarder error added by a YARP upgrade must be decided here, not fall silently into a default.
-        var covered = typeof(OutboundRequestHandlerTests).GetMethod(nameof(MapForwarderError_CountsTheSideAtFault))!
-            .GetCustomAttributes(typeof(InlineDataAttribute), false).Cast<InlineDataAttribute>().Select(a => (ForwarderError)a.Data[0]!);
-
-        Assert.Equal(Enum.GetValues<ForwarderError>().Where(e => e != ForwarderError.None).Order(), covered.Order());
-    }
-
-    [Fact]
-    public void MapForwarderError_RemoteSwitchedProtocols_502AndClose()
-    {
-        var failure = OutboundRequestHandler.MapForwarderError(ForwarderError.Request, new HttpRequestException("x", new RemoteSwitchedProtocolsException("remote.test")), "remote.test");
-
-        Assert.Equal("upstream_error", failure.Outcome);
-        Assert.Equal(502, failure.Answer!.StatusCode);
-        Assert.Contains("switched protocols", failure.Answer.Message);
-        Assert.True(failure.CloseConnection);
     }
 }

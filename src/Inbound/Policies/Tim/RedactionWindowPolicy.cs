@@ -1,16 +1,20 @@
 using System.Text.Json;
-using MessengerProxy.Hosting.Http;
 using MessengerProxy.Hosting.Io;
 using MessengerProxy.Inbound.Configuration;
 using MessengerProxy.Inbound.Diagnostics;
 using MessengerProxy.Inbound.Forwarding;
 using MessengerProxy.Inbound.Pipeline;
-using MessengerProxy.Policy;
+using MessengerProxy.Pipeline.Forwarding;
+using MessengerProxy.Pipeline.Http;
+using MessengerProxy.Pipeline;
 using MessengerProxy.Policy.Endpoints;
+using MessengerProxy.Policy;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
+using Yarp.ReverseProxy.Forwarder;
 
 namespace MessengerProxy.Inbound.Policies.Tim;
 
@@ -22,16 +26,16 @@ namespace MessengerProxy.Inbound.Policies.Tim;
 /// 404, an unknown token) its answer is relayed as it is, and the redaction is not sent. An unreachable homeserver
 /// is 502, a silent one 504; an answer without a usable timestamp 502.
 /// </summary>
-internal sealed class RedactionWindowPolicy : IInboundPolicy
+internal sealed class RedactionWindowPolicy : IInboundPolicy, IDisposable
 {
-    internal const string HttpClientName = "tim-event-lookup";
-
     // An event is at most 64 KiB (the PDU limit), plus what the homeserver adds in "unsigned".
     private const int MaxEventBytes = 1024 * 1024;
 
     private static readonly UriCreationOptions s_rawUri = new() { DangerousDisablePathAndQueryCanonicalization = true };
 
-    private readonly IHttpClientFactory _clients;
+    // From the inbound upstream client factory, like the forwarder's: same pool settings, same 101 guard.
+    private readonly HttpMessageInvoker _client;
+    private readonly TimeSpan _timeout;
     private readonly ForwardedHeaders _forwarded;
     private readonly TimeProvider _time;
     private readonly InboundMetrics _metrics;
@@ -41,7 +45,7 @@ internal sealed class RedactionWindowPolicy : IInboundPolicy
     private readonly MatrixError _tooOld;
 
     public RedactionWindowPolicy(
-        IHttpClientFactory clients,
+        [FromKeyedServices(PipelineDirection.Inbound)] IForwarderHttpClientFactory clients,
         IOptions<InboundOptions> inbound,
         IOptions<TimOptions> tim,
         ForwardedHeaders forwarded,
@@ -49,7 +53,8 @@ internal sealed class RedactionWindowPolicy : IInboundPolicy
         InboundMetrics metrics,
         ILogger<RedactionWindowPolicy> logger)
     {
-        _clients = clients;
+        _client = UpstreamHttpClientFactory.CreateClient(clients);
+        _timeout = inbound.Value.UpstreamTimeout;
         _forwarded = forwarded;
         _time = time;
         _metrics = metrics;
@@ -90,14 +95,17 @@ internal sealed class RedactionWindowPolicy : IInboundPolicy
             lookup.Headers.TryAddWithoutValidation(HeaderNames.Authorization, authorization);
         }
 
-        _forwarded.Apply(context, lookup);
+        await _forwarded.ApplyAsync(context, lookup, headersCopied: false, context.RequestAborted);
 
         HttpResponseMessage response;
         try
         {
-            response = await _clients.CreateClient(HttpClientName).SendAsync(lookup, HttpCompletionOption.ResponseHeadersRead, context.RequestAborted);
+            // The invoker returns once the head is read; the timeout covers that wait, as HttpClient's did.
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+            timeout.CancelAfter(_timeout);
+            response = await _client.SendAsync(lookup, timeout.Token);
         }
-        catch (TaskCanceledException) when (!context.RequestAborted.IsCancellationRequested)
+        catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
         {
             return Failed("the homeserver did not answer in time", 504, "The homeserver did not answer in time");
         }
@@ -200,4 +208,6 @@ internal sealed class RedactionWindowPolicy : IInboundPolicy
 
     private static string Describe(TimeSpan window) =>
         window.TotalHours >= 1 && window.TotalHours == Math.Floor(window.TotalHours) ? $"{window.TotalHours:0} hours" : $"{window.TotalMinutes:0.#} minutes";
+
+    public void Dispose() => _client.Dispose();
 }

@@ -1,6 +1,6 @@
 using System.Net;
 
-namespace MessengerProxy.Hosting.Http;
+namespace MessengerProxy.Pipeline.Http;
 
 /// <summary>
 /// Stops a homeserver or remote from switching protocols; both proxies' upstream clients are wrapped in it. The
@@ -8,7 +8,7 @@ namespace MessengerProxy.Hosting.Http;
 /// into a pipe that no rule checks. The answer is dropped here, which also closes that connection (after a
 /// 101 it belongs to the response), and the request fails as the remote's fault.
 /// </summary>
-public sealed class SwitchingProtocolsGuard(HttpMessageHandler inner) : DelegatingHandler(inner)
+internal sealed class SwitchingProtocolsGuard(HttpMessageHandler inner) : DelegatingHandler(inner)
 {
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
         Check(request, await base.SendAsync(request, cancellationToken));
@@ -29,5 +29,5 @@ public sealed class SwitchingProtocolsGuard(HttpMessageHandler inner) : Delegati
 }
 
 /// <summary>A remote answered 101 Switching Protocols.</summary>
-public sealed class RemoteSwitchedProtocolsException(string host)
+internal sealed class RemoteSwitchedProtocolsException(string host)
     : HttpRequestException(HttpRequestError.InvalidResponse, $"{host} answered 101 Switching Protocols");

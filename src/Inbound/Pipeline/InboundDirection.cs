@@ -1,9 +1,10 @@
-using MessengerProxy.Hosting.Http;
-using System.Diagnostics;
 using MessengerProxy.Inbound.Configuration;
 using MessengerProxy.Inbound.Diagnostics;
 using MessengerProxy.Inbound.Forwarding;
 using MessengerProxy.Inbound.WellKnown;
+using MessengerProxy.Pipeline;
+using MessengerProxy.Pipeline.Forwarding;
+using MessengerProxy.Pipeline.Http;
 using MessengerProxy.Policy;
 using MessengerProxy.Policy.Endpoints;
 using Microsoft.AspNetCore.Http;
@@ -13,10 +14,11 @@ using Microsoft.Extensions.Logging;
 namespace MessengerProxy.Inbound.Pipeline;
 
 /// <summary>
-/// The inbound pipeline, terminal for every request of the public listener (and, later, of every front
-/// door that translates into HTTP): raw target check, allowlist match, policies, local answers, forward.
+/// The inbound stages of <see cref="ProxyPipeline{TRequest}"/>, for every request of the public listeners (and of
+/// every front door that translates into HTTP): raw target check and allowlist match (admit), the policies of
+/// <see cref="InboundPolicies"/> and local answers (answer), then the homeserver (route).
 /// </summary>
-internal sealed class InboundRequestHandler
+internal sealed class InboundDirection : IRequestDirection<InboundRequestFeature>
 {
     private static readonly string[] s_familyLabels =
         Enum.GetValues<EndpointFamily>().Select(f => f.ToString().ToLowerInvariant()).ToArray();
@@ -25,66 +27,46 @@ internal sealed class InboundRequestHandler
     private readonly LogPath _logPath;
     private readonly IInboundPolicy[] _policies;
     private readonly WellKnownHandler _wellKnown;
-    private readonly UpstreamForwarder _forwarder;
+    private readonly InboundRoutes _routes;
     private readonly InboundMetrics _metrics;
     private readonly ILogger _logger;
 
-    public InboundRequestHandler(
+    public InboundDirection(
         InboundEndpoints endpoints,
         InboundPolicies policies,
         WellKnownHandler wellKnown,
-        UpstreamForwarder forwarder,
+        InboundRoutes routes,
         InboundMetrics metrics,
-        ILogger<InboundRequestHandler> logger)
+        ILogger<InboundDirection> logger)
     {
         _endpoints = endpoints;
         _logPath = endpoints.LogPath;
         _policies = policies.InOrder;
         _wellKnown = wellKnown;
-        _forwarder = forwarder;
+        _routes = routes;
         _metrics = metrics;
         _logger = logger;
     }
 
-    public async Task InvokeAsync(HttpContext context)
-    {
-        var started = Stopwatch.GetTimestamp();
-        InboundRequestFeature? request = null;
-        var outcome = RequestOutcome.Rejected;
-        try
-        {
-            request = await RouteAsync(context);
-            if (request is not null)
-            {
-                await ProcessAsync(context, request);
-                outcome = request.Outcome;
-            }
-        }
-        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
-        {
-            outcome = RequestOutcome.ClientAborted;
-        }
-        catch (Exception ex)
-        {
-            // Never a stack trace to the client: log it, answer a plain Matrix error if still possible.
-            outcome = RequestOutcome.UpstreamError;
-            Log.UnhandledError(_logger, context.Request.Method, request?.Endpoint.Template.Text ?? PathForLog(context), ex);
-            if (!context.Response.HasStarted)
-            {
-                context.Response.Clear();
-            }
+    public ForwardRoute RouteOf(InboundRequestFeature request) => _routes.RouteOf(request);
 
-            await MatrixResponses.WriteErrorAsync(context, new MatrixError(500, MatrixErrorCode.Unknown, "Internal proxy error"));
-        }
-        finally
+    public string GroupOf(HttpContext context, InboundRequestFeature? request) =>
+        request is null ? "unmatched" : s_familyLabels[(int)request.Endpoint.Family];
+
+    public string PathForLog(HttpContext context, InboundRequestFeature? request)
+    {
+        if (request is not null)
         {
-            var family = request is null ? "unmatched" : s_familyLabels[(int)request.Endpoint.Family];
-            _metrics.RequestCompleted(family, outcome, context.Response.StatusCode, Stopwatch.GetElapsedTime(started).TotalSeconds);
+            return request.LogEndpoint;
         }
+
+        var raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? string.Empty;
+        var query = raw.IndexOf('?');
+        return _logPath.Mask(query < 0 ? raw : raw.AsSpan(0, query));
     }
 
-    /// <summary>Checks the raw target and matches it; answers and returns null when it is refused.</summary>
-    private async Task<InboundRequestFeature?> RouteAsync(HttpContext context)
+    /// <summary>Checks the framing and the raw target and matches it; answers and returns null when it is refused.</summary>
+    public async ValueTask<InboundRequestFeature?> AdmitAsync(HttpContext context)
     {
         var method = context.Request.Method;
         if (RequestFraming.Check(context) is { } framingError)
@@ -140,47 +122,71 @@ internal sealed class InboundRequestHandler
         return request;
     }
 
-    private async Task ProcessAsync(HttpContext context, InboundRequestFeature request)
+    /// <summary>The policies in the order of <see cref="InboundPolicies"/>, then the well-known documents answered here.</summary>
+    public ValueTask<bool> AnswerAsync(HttpContext context, InboundRequestFeature request)
     {
-        foreach (var policy in _policies)
+        // Most policies concern few endpoints and return at once: the loop stays synchronous until one does not.
+        for (var i = 0; i < _policies.Length; i++)
         {
-            if (await policy.EvaluateAsync(context, request) is { } error)
+            var verdict = _policies[i].EvaluateAsync(context, request);
+            if (!verdict.IsCompletedSuccessfully)
             {
-                request.Outcome = RequestOutcome.Rejected;
-                if (request.RefusedBy is { } rule)
-                {
-                    // A rule's message may quote the body; the log names the rule and its requirement instead.
-                    Log.RuleRefused(_logger, context.Request.Method, request.Endpoint.Template.Text, rule.Name, rule.Requirement, error.StatusCode, error.ErrorCode);
-                    _metrics.RuleRefused(rule.Name);
-                }
-                else
-                {
-                    Log.RequestRejected(_logger, context.Request.Method, request.Endpoint.Template.Text, error.StatusCode, error.ErrorCode, error.Message);
-                }
+                return ContinueAsync(context, request, verdict, i);
+            }
 
-                await MatrixResponses.WriteErrorAsync(context, error);
-                return;
+            if (verdict.Result is { } error)
+            {
+                return RefuseAsync(context, request, error);
             }
         }
 
-        if (!request.IsPreflight && request.Endpoint.Family == EndpointFamily.WellKnown && await _wellKnown.TryAnswerAsync(context, request))
+        return AnswerLocallyAsync(context, request);
+    }
+
+    private async ValueTask<bool> ContinueAsync(HttpContext context, InboundRequestFeature request, ValueTask<MatrixError?> pending, int index)
+    {
+        if (await pending is { } error)
         {
-            return;
+            return await RefuseAsync(context, request, error);
         }
 
-        await _forwarder.ForwardAsync(context, request);
+        for (var i = index + 1; i < _policies.Length; i++)
+        {
+            if (await _policies[i].EvaluateAsync(context, request) is { } later)
+            {
+                return await RefuseAsync(context, request, later);
+            }
+        }
+
+        return await AnswerLocallyAsync(context, request);
+    }
+
+    private ValueTask<bool> AnswerLocallyAsync(HttpContext context, InboundRequestFeature request) =>
+        !request.IsPreflight && request.Endpoint.Traits.WellKnown != WellKnownDocument.None
+            ? _wellKnown.TryAnswerAsync(context, request)
+            : ValueTask.FromResult(false);
+
+    private async ValueTask<bool> RefuseAsync(HttpContext context, InboundRequestFeature request, MatrixError error)
+    {
+        request.Outcome = RequestOutcome.Refused;
+        if (request.RefusedBy is { } rule)
+        {
+            // A rule's message may quote the body; the log names the rule and its requirement instead.
+            Log.RuleRefused(_logger, context.Request.Method, request.LogEndpoint, rule.Name, rule.Requirement, error.StatusCode, error.ErrorCode);
+            _metrics.RuleRefused(rule.Name);
+        }
+        else
+        {
+            Log.RequestRejected(_logger, context.Request.Method, request.LogEndpoint, error.StatusCode, error.ErrorCode, error.Message);
+        }
+
+        await MatrixResponses.WriteErrorAsync(context, error);
+        return true;
     }
 
     private Task RejectAsync(HttpContext context, string method, string reason, MatrixError error, string? allow = null, ReadOnlySpan<char> path = default)
     {
         Log.RequestRejected(_logger, method, _logPath.Mask(path), error.StatusCode, error.ErrorCode, reason);
         return MatrixResponses.WriteErrorAsync(context, error, allow);
-    }
-
-    private string PathForLog(HttpContext context)
-    {
-        var raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? string.Empty;
-        var query = raw.IndexOf('?');
-        return _logPath.Mask(query < 0 ? raw : raw.AsSpan(0, query));
     }
 }

@@ -2,10 +2,10 @@ using MessengerProxy.Policy;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Net.Http.Headers;
 
-namespace MessengerProxy.Hosting.Http;
+namespace MessengerProxy.Pipeline.Http;
 
 /// <summary>Writes the proxy's own answers: Matrix error bodies and small JSON documents, with CORS headers.</summary>
-public static class MatrixResponses
+internal static class MatrixResponses
 {
     public static Task WriteErrorAsync(HttpContext context, MatrixError error, string? allow = null)
     {

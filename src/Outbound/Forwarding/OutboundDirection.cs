@@ -1,10 +1,11 @@
-using System.Diagnostics;
 using MessengerProxy.Federation;
-using MessengerProxy.Hosting.Http;
+using MessengerProxy.Pipeline.Http;
 using MessengerProxy.Outbound.Configuration;
 using MessengerProxy.Outbound.Destinations;
 using MessengerProxy.Outbound.Diagnostics;
 using MessengerProxy.Outbound.Tunnels;
+using MessengerProxy.Pipeline;
+using MessengerProxy.Pipeline.Forwarding;
 using MessengerProxy.Policy;
 using MessengerProxy.Policy.Endpoints;
 using MessengerProxy.Policy.Federation;
@@ -13,104 +14,76 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
-using Yarp.ReverseProxy.Forwarder;
 
 namespace MessengerProxy.Outbound.Forwarding;
 
 /// <summary>
-/// Every request the homeserver sends out, decrypted inside a tunnel or sent as a plain <c>http://</c>
-/// proxy request: checked against the destination's rules, then forwarded over a verified connection.
-/// Federation peers get only server-server endpoints whose X-Matrix destination is the peer; extra hosts
-/// (push gateway, SSO) get any path.
+/// The outbound stages of <see cref="ProxyPipeline{TRequest}"/>: every request the homeserver sends out, decrypted
+/// inside a tunnel or sent as a plain <c>http://</c> proxy request, is admitted against the destination's rules,
+/// then forwarded over a verified connection. Federation peers get only server-server endpoints whose X-Matrix
+/// destination is the peer; extra hosts (push gateway, SSO) get any path.
 /// </summary>
-internal sealed class OutboundRequestHandler
+internal sealed class OutboundDirection : IRequestDirection<OutboundRequestFeature>
 {
     private readonly EndpointMatcher _matcher;
     private readonly LogPath _logPath;
     private readonly DestinationPolicy _destinations;
     private readonly FederationListCache _federation;
-    private readonly IHttpForwarder _forwarder;
-    private readonly UpstreamClient _client;
     private readonly ProxyCredentials _credentials;
     private readonly OutboundTransformer _transformer;
-    private readonly OutboundMetrics _metrics;
     private readonly ILogger _logger;
-    private readonly ForwarderRequestConfig _requestConfig;
     private readonly long _maxBodyBytes;
     private readonly bool _requireDestination;
     private readonly string? _ownServerHost;
 
-    public OutboundRequestHandler(OutboundEndpoints endpoints, DestinationPolicy destinations, FederationListCache federation, IHttpForwarder forwarder,
-        UpstreamClient client, ProxyCredentials credentials, DelegationTable delegations, OutboundMetrics metrics, IOptions<OutboundOptions> options, IOptions<FederationOptions> federationOptions,
-        ILogger<OutboundRequestHandler> logger)
+    public OutboundDirection(OutboundEndpoints endpoints, DestinationPolicy destinations, FederationListCache federation,
+        ProxyCredentials credentials, DelegationTable delegations, IOptions<OutboundOptions> options, IOptions<FederationOptions> federationOptions,
+        ILogger<OutboundDirection> logger)
     {
         var settings = options.Value;
         _matcher = endpoints.Matcher;
         _logPath = endpoints.LogPath;
         _destinations = destinations;
         _federation = federation;
-        _forwarder = forwarder;
-        _client = client;
         _credentials = credentials;
-        _metrics = metrics;
         _logger = logger;
         _transformer = new OutboundTransformer(delegations, logger);
         _maxBodyBytes = settings.MaxRequestBodyBytes;
         _requireDestination = settings.RequireXMatrixDestination;
         _ownServerHost = federationOptions.Value.OwnServerName?.Host;
-        _requestConfig = new ForwarderRequestConfig
-        {
-            ActivityTimeout = settings.UpstreamTimeout,
-            Version = System.Net.HttpVersion.Version11,
-            VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
-            AllowResponseBuffering = false,
-        };
     }
 
-    public async Task InvokeAsync(HttpContext context)
-    {
-        var started = Stopwatch.GetTimestamp();
-        OutboundRequestFeature? request = null;
-        var outcome = "refused";
-        try
-        {
-            request = await AdmitAsync(context);
-            if (request is not null)
-            {
-                await ForwardAsync(context, request);
-                outcome = request.Outcome;
-            }
-        }
-        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
-        {
-            outcome = "client_aborted";
-        }
-        catch (Exception ex)
-        {
-            outcome = "error";
-            Log.UnhandledError(_logger, context.Request.Method, HostForLog(context), PathForLog(context), ex);
-            if (!context.Response.HasStarted)
-            {
-                context.Response.Clear();
-            }
+    // Every check is made while admitting: nothing is answered by the outbound proxy itself.
+    public ValueTask<bool> AnswerAsync(HttpContext context, OutboundRequestFeature request) => ValueTask.FromResult(false);
 
-            await MatrixResponses.WriteErrorAsync(context, new MatrixError(500, MatrixErrorCode.Unknown, "Internal proxy error"));
-        }
-        finally
+    public ForwardRoute RouteOf(OutboundRequestFeature request) =>
+        new(request.Destination.Origin, _transformer, Upstream.Host(request.Destination.Host));
+
+    /// <summary>Refused requests count under their tunnel's kind too; only plain requests refused early have none.</summary>
+    public string GroupOf(HttpContext context, OutboundRequestFeature? request) =>
+        (request?.Destination ?? context.Features.Get<TunnelFeature>()?.Destination)?.Kind switch
         {
-            // Refused requests count under their tunnel's kind too; only plain requests refused early have none.
-            var kind = (request?.Destination ?? context.Features.Get<TunnelFeature>()?.Destination)?.Kind switch
-            {
-                DestinationKind.Federation => "federation",
-                DestinationKind.Extra => "extra",
-                _ => "unmatched",
-            };
-            _metrics.RequestCompleted(kind, outcome, context.Response.StatusCode, Stopwatch.GetElapsedTime(started).TotalSeconds);
+            DestinationKind.Federation => "federation",
+            DestinationKind.Extra => "extra",
+            _ => "unmatched",
+        };
+
+    public string PathForLog(HttpContext context, OutboundRequestFeature? request)
+    {
+        var host = request?.Destination.Host ?? context.Features.Get<TunnelFeature>()?.Destination.Host ?? "-";
+        if (request is not null)
+        {
+            return $"{host} {request.LogEndpoint}";
         }
+
+        // Paths of federation requests name users and rooms: only their shape is logged.
+        var raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? string.Empty;
+        var query = raw.IndexOf('?');
+        return $"{host} {_logPath.Mask(query < 0 ? raw : raw.AsSpan(0, query))}";
     }
 
     /// <summary>Runs every check; answers and returns null when the request may not go out.</summary>
-    private async Task<OutboundRequestFeature?> AdmitAsync(HttpContext context)
+    public async ValueTask<OutboundRequestFeature?> AdmitAsync(HttpContext context)
     {
         if (context.Features.Get<TunnelFeature>() is { Refusal: not null } refusedTunnel)
         {
@@ -234,7 +207,7 @@ internal sealed class OutboundRequestHandler
             return null;
         }
 
-        return Admit(context, destination, target, endpoint.Template.Text, learnDelegation: !hostIsDelegate && endpoint.Template.Text == "/.well-known/matrix/server");
+        return Admit(context, destination, target, endpoint.Template.Text, learnDelegation: !hostIsDelegate && endpoint.Traits.LearnsDelegation);
     }
 
     /// <summary>
@@ -278,7 +251,7 @@ internal sealed class OutboundRequestHandler
     private async ValueTask<DestinationRefusal?> CheckFederationRequestAsync(HttpContext context, Destination destination, RequestTarget target, EndpointDescriptor endpoint,
         bool hostIsDelegate)
     {
-        if (endpoint.Template.TryGetParameter(target.Path, "serverName", out var rawServerName) && OutboundEndpointsBuilder.IsLegacyMedia(endpoint))
+        if (endpoint.Traits.LegacyMedia && endpoint.Template.TryGetParameter(target.Path, "serverName", out var rawServerName))
         {
             var serverName = Uri.UnescapeDataString(rawServerName.ToString());
             if (!ServerNames.TryGetHost(serverName, out var mediaHost) || !destination.Serves(mediaHost))
@@ -336,73 +309,6 @@ internal sealed class OutboundRequestHandler
         return feature;
     }
 
-    private async Task ForwardAsync(HttpContext context, OutboundRequestFeature request)
-    {
-        var error = await _forwarder.SendAsync(context, request.Destination.Origin, _client.Invoker, _requestConfig, _transformer);
-        if (error == ForwarderError.None)
-        {
-            return;
-        }
-
-        var exception = context.Features.Get<IForwarderErrorFeature>()?.Exception;
-        var (outcome, answer, closeConnection) = MapForwarderError(error, exception, request.Destination.Host);
-        request.Outcome = outcome;
-        if (answer is null)
-        {
-            // The client went away: nobody to answer.
-            return;
-        }
-
-        if (outcome == "refused")
-        {
-            // The exception may quote what the client sent; the forwarder's error name is enough here.
-            Log.RequestRefused(_logger, context.Request.Method, request.Destination.Host, request.Endpoint, answer.StatusCode, answer.ErrorCode, error.ToString());
-        }
-        else
-        {
-            Log.UpstreamFailed(_logger, context.Request.Method, request.Destination.Host, request.Endpoint, error.ToString(), ExceptionChains.Innermost(exception), answer.StatusCode);
-        }
-
-        if (!context.Response.HasStarted)
-        {
-            context.Response.Clear();
-            if (closeConnection)
-            {
-                context.Response.Headers.Connection = "close";
-            }
-        }
-
-        await MatrixResponses.WriteErrorAsync(context, answer);
-    }
-
-    /// <summary>
-    /// Whose fault a forwarding failure is: the client's (<c>refused</c>, 4xx), nobody's to answer
-    /// (<c>client_aborted</c>: the client went away), or the remote's (<c>upstream_error</c>, 502/504).
-    /// </summary>
-    internal static ForwardingFailure MapForwarderError(ForwarderError error, Exception? exception, string host) => error switch
-    {
-        ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled or ForwarderError.ResponseBodyCanceled or ForwarderError.ResponseBodyClient
-            or ForwarderError.UpgradeRequestCanceled or ForwarderError.UpgradeResponseCanceled or ForwarderError.UpgradeRequestClient => new("client_aborted", null),
-        ForwarderError.RequestBodyClient => ExceptionChains.IsBodyTooLarge(exception)
-            ? new("refused", new MatrixError(413, MatrixErrorCode.TooLarge, "Request body is larger than the limit"), CloseConnection: true)
-            : new("refused", new MatrixError(400, MatrixErrorCode.Unknown, "The request body could not be read")),
-
-        // Building the outgoing request from what the client sent failed: something in it cannot be sent.
-        ForwarderError.RequestCreation => new("refused", new MatrixError(400, MatrixErrorCode.Unknown, "The request cannot be forwarded as sent")),
-        ForwarderError.RequestTimedOut or ForwarderError.UpgradeActivityTimeout => new("upstream_error", new MatrixError(504, MatrixErrorCode.Unknown, $"{host} did not answer in time")),
-
-        // No upgrade is ever forwarded, so an upgraded connection can only come from a remote that switched anyway.
-        ForwarderError.UpgradeRequestDestination or ForwarderError.UpgradeResponseDestination or ForwarderError.UpgradeResponseClient => SwitchedProtocols(host),
-        _ when ExceptionChains.Find<RemoteSwitchedProtocolsException>(exception) is not null => SwitchedProtocols(host),
-        _ => new("upstream_error", new MatrixError(502, MatrixErrorCode.Unknown, IsCertificateFailure(exception)
-            ? $"The certificate of {host} is not trusted"
-            : $"{host} is unreachable or sent an invalid response")),
-    };
-
-    // The client's connection may already carry what it meant for the other protocol: close it.
-    private static ForwardingFailure SwitchedProtocols(string host) =>
-        new("upstream_error", new MatrixError(502, MatrixErrorCode.Unknown, $"{host} switched protocols; Matrix federation has no protocol upgrades"), CloseConnection: true);
-
     private Task RefuseAsync(HttpContext context, Destination? destination, string path, MatrixError error, string reason, string? host = null, string? allow = null)
     {
         // Paths of federation requests name users and rooms (make_join/{roomId}/{userId}); only their shape is logged.
@@ -443,22 +349,4 @@ internal sealed class OutboundRequestHandler
         port = explicitPort ?? 80;
         return true;
     }
-
-    private static bool IsCertificateFailure(Exception? exception)
-    {
-        return ExceptionChains.Find<System.Security.Authentication.AuthenticationException>(exception) is not null
-            || ExceptionChains.Find<HttpRequestException>(exception) is { HttpRequestError: HttpRequestError.SecureConnectionError };
-    }
-
-    private static string HostForLog(HttpContext context) => context.Features.Get<TunnelFeature>()?.Destination.Host ?? "-";
-
-    private static string PathForLog(HttpContext context)
-    {
-        var raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? string.Empty;
-        var query = raw.IndexOf('?');
-        return query < 0 ? raw : raw[..query];
-    }
 }
-
-/// <summary>How a forwarding failure is counted (the metric's outcome) and answered (null: not at all).</summary>
-internal readonly record struct ForwardingFailure(string Outcome, MatrixError? Answer, bool CloseConnection = false);

@@ -1,56 +1,47 @@
-using MessengerProxy.Hosting.Http;
-using System.Net;
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using MessengerProxy.Outbound.Configuration;
+using MessengerProxy.Pipeline.Forwarding;
+using MessengerProxy.Pipeline.Http;
 using Microsoft.Extensions.Options;
+using Yarp.ReverseProxy.Forwarder;
 
 namespace MessengerProxy.Outbound.Forwarding;
 
 /// <summary>
-/// The one pooled client for every remote server. Connections are made only to addresses the
-/// <see cref="DestinationResolver"/> allows, resolved at connect time; certificates are verified against
-/// the system trust store and, if configured, extra CAs (never switched off). A remote answering 101 fails
-/// the request (<see cref="SwitchingProtocolsGuard"/>).
+/// The outbound proxy's upstream client, on the shared <see cref="UpstreamHttpClientFactory"/>: connections are
+/// made only to addresses the <see cref="DestinationResolver"/> allows, resolved at connect time; certificates are
+/// verified against the system trust store and, if configured, extra CAs (never switched off); HTTP/1.1 only, with
+/// small response heads. A remote answering 101 fails the request (<see cref="SwitchingProtocolsGuard"/>).
 /// </summary>
-internal sealed class UpstreamClient : IDisposable
+internal sealed class OutboundHttpClientFactory : UpstreamHttpClientFactory
 {
     private readonly UpstreamConnector _connector;
     private readonly X509Certificate2Collection _extraRoots;
 
-    public UpstreamClient(IOptions<OutboundOptions> options, UpstreamConnector connector)
+    public OutboundHttpClientFactory(IOptions<OutboundOptions> options, UpstreamConnector connector)
+        : base(new UpstreamClientSettings(options.Value.UpstreamConnectTimeout, PooledConnectionIdleTimeout: TimeSpan.FromSeconds(60), PooledConnectionLifetime: TimeSpan.FromMinutes(5)))
     {
-        var settings = options.Value;
         _connector = connector;
         _extraRoots = [];
-        foreach (var path in settings.TrustedCaPaths)
+        foreach (var path in options.Value.TrustedCaPaths)
         {
             _extraRoots.ImportFromPemFile(path);
         }
-
-        Invoker = new HttpMessageInvoker(new SwitchingProtocolsGuard(new SocketsHttpHandler
-        {
-            UseProxy = false,
-            AllowAutoRedirect = false,
-            AutomaticDecompression = DecompressionMethods.None,
-            UseCookies = false,
-            ActivityHeadersPropagator = null,
-            ConnectTimeout = settings.UpstreamConnectTimeout,
-            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
-            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-            MaxResponseHeadersLength = 64,
-            ConnectCallback = ConnectAsync,
-            SslOptions = new SslClientAuthenticationOptions
-            {
-                RemoteCertificateValidationCallback = Validate,
-                ApplicationProtocols = [SslApplicationProtocol.Http11],
-            },
-        }), disposeHandler: true);
     }
 
-    public HttpMessageInvoker Invoker { get; }
-
-    public void Dispose() => Invoker.Dispose();
+    protected override void ConfigureHandler(ForwarderHttpClientContext context, SocketsHttpHandler handler)
+    {
+        base.ConfigureHandler(context, handler);
+        handler.EnableMultipleHttp2Connections = false;
+        handler.MaxResponseHeadersLength = 64;
+        handler.ConnectCallback = ConnectAsync;
+        handler.SslOptions = new SslClientAuthenticationOptions
+        {
+            RemoteCertificateValidationCallback = Validate,
+            ApplicationProtocols = [SslApplicationProtocol.Http11],
+        };
+    }
 
     private ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken) =>
         _connector.ConnectAsync(context.DnsEndPoint.Host, context.DnsEndPoint.Port, cancellationToken);

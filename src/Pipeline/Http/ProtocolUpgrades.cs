@@ -2,7 +2,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Net.Http.Headers;
 
-namespace MessengerProxy.Hosting.Http;
+namespace MessengerProxy.Pipeline.Http;
 
 /// <summary>
 /// Matrix v1.11 has no protocol upgrades (no WebSocket, no h2c). An upgrade the proxy passed on and the
@@ -10,7 +10,7 @@ namespace MessengerProxy.Hosting.Http;
 /// handled as what RFC 9110 §7.8 lets a server do with an unwanted Upgrade: ignore it. The request goes on
 /// without its Upgrade headers, and the server's upgrade feature says no.
 /// </summary>
-public static class ProtocolUpgrades
+internal static class ProtocolUpgrades
 {
     private const string Http2Settings = "HTTP2-Settings";
 

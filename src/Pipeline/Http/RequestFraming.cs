@@ -4,7 +4,7 @@ using MessengerProxy.Policy.Http;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Net.Http.Headers;
 
-namespace MessengerProxy.Hosting.Http;
+namespace MessengerProxy.Pipeline.Http;
 
 /// <summary>
 /// Refuses requests the server tolerates but a proxy should not pass on, before anything is forwarded:
@@ -16,7 +16,7 @@ namespace MessengerProxy.Hosting.Http;
 /// latter as X-Content-Length) and transfer codings other than plain "chunked", which the proxy could
 /// only pass on by dropping them.
 /// </summary>
-public static class RequestFraming
+internal static class RequestFraming
 {
     private const string MovedContentLength = "X-Content-Length";
 

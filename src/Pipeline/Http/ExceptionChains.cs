@@ -1,9 +1,9 @@
 using Microsoft.AspNetCore.Http;
 
-namespace MessengerProxy.Hosting.Http;
+namespace MessengerProxy.Pipeline.Http;
 
 /// <summary>Reads the chain of inner exceptions a forwarding failure comes wrapped in.</summary>
-public static class ExceptionChains
+internal static class ExceptionChains
 {
     /// <summary>The innermost message, which names the actual cause (for logs).</summary>
     public static string Innermost(Exception? exception)
