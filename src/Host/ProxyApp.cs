@@ -45,6 +45,7 @@ public static class ProxyApp
 
         builder.Services.AddInboundProxy(builder.Configuration);
         builder.Services.AddTimInformationApi(builder.Configuration);
+        builder.Services.AddRuntimeLogLevels(builder.Configuration);
         builder.Services.AddOutboundProxy(builder.Configuration);
         builder.Services.AddLowBandwidthFrontDoor(builder.Configuration);
         builder.Services.AddOptions<HealthOptions>().Bind(builder.Configuration.GetSection(HealthOptions.SectionName)).ValidateOnStart();

@@ -31,6 +31,10 @@ public static class ActuatorEndpoints
 
         var exporter = app.ApplicationServices.GetRequiredService<PrometheusExporter>();
         app.Map("/metrics", metrics => metrics.Run(exporter.WriteAsync));
+        if (app.ApplicationServices.GetService<LogLevelEndpoints>() is { } logLevels)
+        {
+            app.Map(LogLevelEndpoints.BasePath, logging => logging.Run(logLevels.InvokeAsync));
+        }
 
         app.Run(context =>
         {
