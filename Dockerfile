@@ -24,7 +24,7 @@ WORKDIR /app/proxy
 ENV ASPNETCORE_HTTP_PORTS= \
     Logging__Console__FormatterName=json \
     Federation__CacheFile=/data/federation-list.json
-EXPOSE 8090 8093 8008/udp 1233 8080 8081
+EXPOSE 8090 8093 8008/udp 1233 8080 8081 7777
 VOLUME /data
 USER app
 ENTRYPOINT ["dotnet", "/app/proxy/MessengerProxy.dll"]

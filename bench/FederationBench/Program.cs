@@ -37,6 +37,16 @@ public class LookupBenchmarks
     public bool ServerNameWithPort() =>
         ServerNames.TryGetHost("host54321.example-provider.de:8448", out var host) && _list.Contains(host);
 
+    [Benchmark(Description = "IK of an insurance → server name")]
+    public bool IkHit() => _list.TryFindInsurerByIk("100054300", out _);
+
+    [Benchmark(Description = "IK not in the list")]
+    public bool IkMiss() => _list.TryFindInsurerByIk("999999999", out _);
+
+    [Benchmark(Description = "isInsurance: parse server name + entry look-up")]
+    public bool IsInsurance() =>
+        ServerNames.TryGetHost("host54300.example-provider.de:8448", out var host) && _list.TryGetEntry(host, out var entry) && entry.IsInsurance;
+
     [Benchmark(Description = "build a new 100k list (off the request path)")]
     public FederationList Build() => Lists.Create(Domains, version: 2);
 }
@@ -44,7 +54,7 @@ public class LookupBenchmarks
 internal static class Lists
 {
     public static FederationList Create(int count, long version) =>
-        new(version, Enumerable.Range(0, count).Select(i => new FederationDomain($"host{i}.example-provider.de", $"1-{i}", i % 50 == 0) { Ik = i % 50 == 0 ? ["109500969"] : [] }));
+        new(version, Enumerable.Range(0, count).Select(i => new FederationDomain($"host{i}.example-provider.de", $"1-{i}", i % 50 == 0) { Ik = i % 50 == 0 ? [(100_000_000 + i).ToString(System.Globalization.CultureInfo.InvariantCulture)] : [] }));
 }
 
 /// <summary>

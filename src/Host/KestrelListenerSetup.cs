@@ -2,6 +2,7 @@ using System.Security.Cryptography.X509Certificates;
 using MessengerProxy.Host.Configuration;
 using MessengerProxy.Hosting.Listeners;
 using MessengerProxy.Inbound.Configuration;
+using MessengerProxy.Inbound.Information;
 using MessengerProxy.Inbound.Pipeline;
 using MessengerProxy.Outbound;
 using MessengerProxy.Outbound.Configuration;
@@ -17,15 +18,19 @@ internal sealed class KestrelListenerSetup : IConfigureOptions<KestrelServerOpti
     public const string Inbound = InboundListener.SingleListenerName;
     public const string Health = "Health";
     public const string Outbound = "Outbound";
+    public const string TimInformation = "TimInformation";
 
     private readonly IOptions<InboundOptions> _inbound;
     private readonly IOptions<HealthOptions> _health;
     private readonly IOptions<OutboundOptions> _outbound;
+    private readonly IOptions<TimInformationOptions> _information;
     private readonly ListenerRegistry _registry;
 
-    public KestrelListenerSetup(IOptions<InboundOptions> inbound, IOptions<HealthOptions> health, IOptions<OutboundOptions> outbound, ListenerRegistry registry)
+    public KestrelListenerSetup(IOptions<InboundOptions> inbound, IOptions<HealthOptions> health, IOptions<OutboundOptions> outbound,
+        IOptions<TimInformationOptions> information, ListenerRegistry registry)
     {
         _inbound = inbound;
+        _information = information;
         _health = health;
         _outbound = outbound;
         _registry = registry;
@@ -72,6 +77,12 @@ internal sealed class KestrelListenerSetup : IConfigureOptions<KestrelServerOpti
         if (outbound.Enabled)
         {
             _registry.Listen(options, Outbound, outbound.BindAddress, outbound.Port, listen => listen.UseOutboundProxy());
+        }
+
+        var information = _information.Value;
+        if (information.Enabled)
+        {
+            _registry.Listen(options, TimInformation, information.BindAddress, information.Port, listen => listen.Protocols = HttpProtocols.Http1);
         }
 
         _registry.Listen(options, Health, health.BindAddress, health.Port, listen => listen.Protocols = HttpProtocols.Http1);

@@ -1,10 +1,12 @@
 using MessengerProxy.Host.Configuration;
 using MessengerProxy.Host.Health;
 using MessengerProxy.Hosting.Health;
+using MessengerProxy.Pipeline.Http;
 using MessengerProxy.Hosting.Listeners;
 using MessengerProxy.Hosting.Metrics;
 using MessengerProxy.Hosting.Startup;
 using MessengerProxy.Inbound;
+using MessengerProxy.Inbound.Information;
 using MessengerProxy.Inbound.Pipeline;
 using MessengerProxy.LowBandwidth;
 using MessengerProxy.Outbound;
@@ -42,6 +44,8 @@ public static class ProxyApp
         builder.AddStartupLogGate();
 
         builder.Services.AddInboundProxy(builder.Configuration);
+        builder.Services.AddTimInformationApi(builder.Configuration);
+        builder.Services.AddRuntimeLogLevels(builder.Configuration);
         builder.Services.AddOutboundProxy(builder.Configuration);
         builder.Services.AddLowBandwidthFrontDoor(builder.Configuration);
         builder.Services.AddOptions<HealthOptions>().Bind(builder.Configuration.GetSection(HealthOptions.SectionName)).ValidateOnStart();
@@ -62,6 +66,7 @@ public static class ProxyApp
         var app = builder.Build();
 
         var inbound = ((IApplicationBuilder)app).New();
+        inbound.Use(TimUserAgentCors.InvokeAsync);
         inbound.RunInboundProxy();
         var inboundPipeline = inbound.Build();
         app.Services.ConnectLowBandwidthFrontDoor(inboundPipeline);
@@ -73,12 +78,14 @@ public static class ProxyApp
         var health = ((IApplicationBuilder)app).New();
         ActuatorEndpoints.Configure(health);
         var healthPipeline = health.Build();
+        var informationPipeline = app.Services.TimInformationPipeline();
 
         // Every inbound listener carries its InboundListenerFeature; the other listeners are told apart by name.
         app.Run(context => context.Features.Get<InboundListenerFeature>() is not null ? inboundPipeline(context) : ListenerRegistry.NameOf(context) switch
         {
             KestrelListenerSetup.Health => healthPipeline(context),
             KestrelListenerSetup.Outbound => outboundPipeline(context),
+            KestrelListenerSetup.TimInformation => informationPipeline(context),
             _ => NotFound(context),
         });
 

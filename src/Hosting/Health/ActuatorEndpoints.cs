@@ -34,6 +34,10 @@ public static class ActuatorEndpoints
         // 503 when a collection fails, the host's registry only (not the library's process-wide default).
         var exporter = app.ApplicationServices.GetRequiredService<PrometheusExporter>();
         app.UseMetricServer("/metrics", exporter.Registry);
+        if (app.ApplicationServices.GetService<LogLevelEndpoints>() is { } logLevels)
+        {
+            app.Map(LogLevelEndpoints.BasePath, logging => logging.Run(logLevels.InvokeAsync));
+        }
 
         app.Run(context =>
         {

@@ -43,6 +43,6 @@ internal static class MatrixResponses
     {
         headers[HeaderNames.AccessControlAllowOrigin] = "*";
         headers[HeaderNames.AccessControlAllowMethods] = "GET, POST, PUT, DELETE, OPTIONS";
-        headers[HeaderNames.AccessControlAllowHeaders] = "X-Requested-With, Content-Type, Authorization";
+        headers[HeaderNames.AccessControlAllowHeaders] = "X-Requested-With, Content-Type, Authorization, " + TimUserAgentCors.HeaderName;
     }
 }

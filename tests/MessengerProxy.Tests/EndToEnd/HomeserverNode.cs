@@ -20,6 +20,7 @@ public sealed class HomeserverNode
         ProxyPort = FreeTcpPort();
         OutboundPort = FreeTcpPort();
         HealthPort = FreeTcpPort();
+        InformationPort = FreeTcpPort();
         SynapsePort = FreeTcpPort();
         DtlsPort = frontDoor ? FreeUdpPort() : 0;
     }
@@ -45,6 +46,9 @@ public sealed class HomeserverNode
     public int OutboundPort { get; }
 
     public int HealthPort { get; }
+
+    /// <summary>The proxy's TI-M information API (plain HTTP on loopback).</summary>
+    public int InformationPort { get; }
 
     public int SynapsePort { get; }
 
@@ -115,6 +119,8 @@ public static class ProxyConfiguration
             $"WellKnown:Server={node.ServerName}",
             $"Health:Port={node.HealthPort}",
             "Health:BindAddress=127.0.0.1",
+            $"TimInformation:Port={node.InformationPort}",
+            "TimInformation:BindAddress=127.0.0.1",
             $"Federation:ServerName={node.ServerName}",
             $"Federation:RegistrationServiceUrl={registrationService.ToString().TrimEnd('/')}",
             $"Federation:PollInterval={PollInterval.ToString("c", CultureInfo.InvariantCulture)}",

@@ -426,6 +426,42 @@ public sealed class RealHomeserverTests(FederationFixture fixture) : IClassFixtu
         Assert.Equal("M_UNAUTHORIZED", JsonDocument.Parse(versionBody).RootElement.GetProperty("errcode").GetString());
     }
 
+    [Fact, Step(64)]
+    public async Task TimInformationApi_ValidatesARealOpenIdTokenAtTheRealHomeserver()
+    {
+        fixture.SkipUnlessRunning();
+        var alice = await fixture.UserAsync(fixture.Hs1, "alice");
+
+        // matrix-nio asks Synapse, through hs1's proxy, for an OpenID token, as a TI-M client does before calling the API.
+        var openId = await RawAsync(alice, "POST", $"/_matrix/client/v3/user/{Uri.EscapeDataString(alice.UserId)}/openid/request_token", new { });
+        var token = openId.GetProperty("access_token").GetString()!;
+
+        using var api = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{fixture.Hs1.InformationPort}") };
+        async Task<(int Status, JsonElement Body)> GetAsync(string target, string bearer)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, target);
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", bearer);
+            using var response = await api.SendAsync(request, Ct);
+            return ((int)response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync(Ct)).RootElement.Clone());
+        }
+
+        var info = await GetAsync("/tim-information", token);
+        Assert.True(info.Status == 200, info.Body.ToString());
+        Assert.Equal("1.0.0", info.Body.GetProperty("version").GetString());
+
+        // hs2 is listed, but not as an insurance; the test list has no IKs.
+        var insurance = await GetAsync($"/tim-information/v1/server/isInsurance?serverName={Uri.EscapeDataString(fixture.Hs2.ServerName)}", token);
+        Assert.True(insurance.Status == 200, insurance.Body.ToString());
+        Assert.False(insurance.Body.GetProperty("isInsurance").GetBoolean());
+        Assert.Equal(404, (await GetAsync("/tim-information/v1/server/findByIk?ikNumber=109500969", token)).Status);
+
+        // Synapse refuses a token it did not issue (and the access token is no OpenID token).
+        var forged = await GetAsync("/tim-information", "NotAnOpenIdToken");
+        Assert.Equal(401, forged.Status);
+        Assert.Equal("401", forged.Body.GetProperty("errorCode").GetString());
+        Assert.Equal(401, (await GetAsync("/tim-information", alice.AccessToken)).Status);
+    }
+
     private async Task<JsonElement> RawAsync(MatrixUser user, string method, string path, object body)
     {
         var answer = await fixture.RunClientAsync("raw_request", new { ca = fixture.ChrootCaPath, user = FederationFixture.Client(user), method, path, body });

@@ -291,7 +291,7 @@ public sealed class InboundListenersTests(InboundListenersTests.Fixture fixture)
         string[] args =
         [
             "--Inbound:HomeserverUrl=http://127.0.0.1:1", "--Health:Port=0", "--Health:BindAddress=127.0.0.1",
-            "--Outbound:Enabled=false", "--Federation:Enforce=false", .. settings.Select(s => "--" + s),
+            "--Outbound:Enabled=false", "--TimInformation:Enabled=false", "--Federation:Enforce=false", .. settings.Select(s => "--" + s),
         ];
         // As in ServiceRunner: configuration errors surface while building or while starting.
         Microsoft.AspNetCore.Builder.WebApplication? app = null;

@@ -27,6 +27,9 @@ public sealed class ProxyHost : IAsyncDisposable
         OutboundPort = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<MessengerProxy.Outbound.Configuration.OutboundOptions>>().Value.Enabled
             ? listeners.GetEndPoint(MessengerProxy.Host.KestrelListenerSetup.Outbound).Port
             : 0;
+        InformationPort = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<MessengerProxy.Inbound.Information.TimInformationOptions>>().Value.Enabled
+            ? listeners.GetEndPoint(MessengerProxy.Host.KestrelListenerSetup.TimInformation).Port
+            : 0;
     }
 
     /// <summary>The port of the single inbound listener, or of <c>Inbound:Listeners:0</c> when listeners are configured.</summary>
@@ -36,6 +39,9 @@ public sealed class ProxyHost : IAsyncDisposable
 
     /// <summary>The outbound proxy's port; 0 unless a setting mentions <c>Outbound:</c>.</summary>
     public int OutboundPort { get; }
+
+    /// <summary>The TI-M information API's port; 0 unless a setting mentions <c>TimInformation:</c>.</summary>
+    public int InformationPort { get; }
 
     /// <summary>The bound port of <c>Inbound:Listeners:{index}</c>.</summary>
     public int ListenerPort(int index) => _listeners.GetEndPoint($"Inbound:Listeners:{index}").Port;
@@ -50,7 +56,8 @@ public sealed class ProxyHost : IAsyncDisposable
     /// <param name="settings">
     /// Extra configuration as <c>Key:Sub=value</c>. Unless a setting mentions <c>Federation:</c>, federation
     /// checks are off (tests of other concerns need no registration service), and the persisted list goes to
-    /// a file of its own. Unless a setting mentions <c>Inbound:Listeners:</c>, the single inbound listener
+    /// a file of its own. Unless a setting mentions <c>TimInformation:</c>, the information API is off (it would
+    /// take port 7777); when one does, it binds a free loopback port. Unless a setting mentions <c>Inbound:Listeners:</c>, the single inbound listener
     /// binds a free loopback port.
     /// </param>
     public static Task<ProxyHost> StartAsync(string homeserverUrl, params string[] settings) => StartAsync(homeserverUrl, null, settings);
@@ -82,6 +89,16 @@ public sealed class ProxyHost : IAsyncDisposable
         {
             args.Add("--Outbound:Port=0");
             args.Add("--Outbound:BindAddress=127.0.0.1");
+        }
+
+        if (!settings.Any(s => s.StartsWith("TimInformation:", StringComparison.Ordinal)))
+        {
+            args.Add("--TimInformation:Enabled=false");
+        }
+        else
+        {
+            args.Add("--TimInformation:Port=0");
+            args.Add("--TimInformation:BindAddress=127.0.0.1");
         }
 
         string? ownDirectory = null;

@@ -45,6 +45,11 @@ public sealed class ProxyProcess : IAsyncDisposable
             args.Add("--Outbound:Enabled=false");
         }
 
+        if (!settings.Any(s => s.StartsWith("TimInformation:", StringComparison.Ordinal)))
+        {
+            args.Add("--TimInformation:Enabled=false");
+        }
+
         args.AddRange(settings.Select(s => "--" + s));
         return await StartWithArgumentsAsync(args, inbound, health);
     }
@@ -110,6 +115,12 @@ public sealed class ProxyProcess : IAsyncDisposable
         if (!args.Any(a => a.Contains("Outbound:", StringComparison.Ordinal) || a.StartsWith("--ca-", StringComparison.Ordinal)))
         {
             args = [.. args, "--Outbound:Enabled=false"];
+        }
+
+        // Its default port 7777 would be shared by every test process on the machine.
+        if (!args.Any(a => a.Contains("TimInformation:", StringComparison.Ordinal)))
+        {
+            args = [.. args, "--TimInformation:Enabled=false"];
         }
 
         var (process, stdout, stderr) = Launch(args);
