@@ -34,4 +34,7 @@ public sealed class FederationList
     public IEnumerable<FederationListEntry> Entries => _entries.Values;
 
     public bool Contains(ReadOnlySpan<char> domain) => _lookup.ContainsKey(domain);
+
+    /// <summary>The entry of a domain (e.g. for its <c>isInsurance</c>), or null when it is not listed.</summary>
+    public FederationListEntry? Find(ReadOnlySpan<char> domain) => _lookup.TryGetValue(domain, out var entry) ? entry : null;
 }

@@ -31,6 +31,10 @@ public static class ActuatorEndpoints
 
         var exporter = app.ApplicationServices.GetRequiredService<PrometheusExporter>();
         app.Map("/metrics", metrics => metrics.Run(exporter.WriteAsync));
+        foreach (var endpoint in app.ApplicationServices.GetServices<IActuatorEndpoint>())
+        {
+            app.Map(endpoint.Path, branch => branch.Run(endpoint.HandleAsync));
+        }
 
         app.Run(context =>
         {

@@ -28,6 +28,9 @@ public sealed class InboundRequestFeature
 
     internal RequestOutcome Outcome { get; set; } = RequestOutcome.Forwarded;
 
+    /// <summary>An answer a stage gave in place of the homeserver's; written once every stage has passed.</summary>
+    internal LocalAnswer? Answer { get; set; }
+
     /// <summary>The TIM rule behind the refusal a policy returned, so that it is logged and counted by name.</summary>
     internal TimRule? RefusedBy { get; set; }
 }

@@ -163,6 +163,13 @@ internal sealed class InboundRequestHandler
             }
         }
 
+        if (request.Answer is { } answer)
+        {
+            request.Outcome = RequestOutcome.Answered;
+            await answer.WriteAsync(context);
+            return;
+        }
+
         if (!request.IsPreflight && request.Endpoint.Family == EndpointFamily.WellKnown && await _wellKnown.TryAnswerAsync(context, request))
         {
             return;

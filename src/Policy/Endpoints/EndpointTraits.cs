@@ -88,8 +88,12 @@ public sealed class EndpointTraits
         bool requiresXMatrix,
         TimOverride? timOverride,
         TimContent timContent,
-        ListenerApis servedOn)
+        ListenerApis servedOn,
+        TimInvitePoint timInvite = TimInvitePoint.None,
+        TimAccountHook timAccount = TimAccountHook.None)
     {
+        TimInvite = timInvite;
+        TimAccount = timAccount;
         ServerParameters = serverParameters;
         BodyServers = bodyServers;
         BufferBody = bufferBody;
@@ -126,6 +130,12 @@ public sealed class EndpointTraits
 
     /// <summary>Which TIM content stage looks at the endpoint's requests (<see cref="TimContent.None"/>: none does).</summary>
     public TimContent TimContent { get; }
+
+    /// <summary>Where the endpoint invites a user whose permission configuration decides (<see cref="TimInvitePoint.None"/>: nowhere).</summary>
+    public TimInvitePoint TimInvite { get; }
+
+    /// <summary>What the endpoint means for the invite check's caches and the default permission configuration.</summary>
+    public TimAccountHook TimAccount { get; }
 
     internal static EndpointTraits For(EndpointDescriptor endpoint, TimRulebook tim)
     {
@@ -165,7 +175,9 @@ public sealed class EndpointTraits
             requiresXMatrix: (endpoint.Api == MatrixApi.ServerServer && endpoint.Auth == AuthRequirement.Required) || timOverride?.Kind == TimOverrideKind.XMatrix,
             timOverride,
             tim.ContentFor(endpoint),
-            ServedOnOf(endpoint));
+            ServedOnOf(endpoint),
+            tim.InviteFor(endpoint),
+            tim.AccountHookFor(endpoint));
     }
 
     private static ListenerApis ServedOnOf(EndpointDescriptor endpoint) => endpoint.Api switch
