@@ -7,6 +7,7 @@ using MessengerProxy.Policy.Endpoints;
 using MessengerProxy.Policy.Federation;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace MessengerProxy.Inbound.Policies.Tim.Invites;
 
@@ -29,9 +30,13 @@ internal sealed class InvitePermissionPolicy(
     PermissionConfigStore store,
     AccessTokenResolver tokens,
     FederationListCache federation,
+    IOptions<FederationOptions> federationOptions,
     TimMetrics metrics,
     ILogger<InvitePermissionPolicy> logger) : IInboundPolicy
 {
+    // With Federation:ServerName configured, invitees of other servers are known without asking who the caller is.
+    private readonly string? _ownServer = string.IsNullOrEmpty(federationOptions.Value.ServerName) ? null : federationOptions.Value.ServerName;
+
     private const string MemberEventType = "m.room.member";
 
     private static readonly MatrixError s_federationRefused = new(403, MatrixErrorCode.Forbidden, "Cannot invite this user");
@@ -89,9 +94,19 @@ internal sealed class InvitePermissionPolicy(
         }
 
         var (invitees, shape) = ClientInvitees(request, point, root);
-        if (shape is not null || invitees.Count == 0)
+        if (shape is not null)
         {
             return shape;
+        }
+
+        if (_ownServer is not null)
+        {
+            invitees.RemoveAll(invitee => !IsOn(invitee, _ownServer));
+        }
+
+        if (invitees.Count == 0)
+        {
+            return null;
         }
 
         var (inviter, refused) = await tokens.ResolveAsync(context, request);
@@ -105,7 +120,7 @@ internal sealed class InvitePermissionPolicy(
         foreach (var invitee in invitees)
         {
             // A user of another server is that server's proxy's to protect (it sees the invite over federation).
-            if (ServerNames.TryGetUserServerName(invitee, out var inviteeServer) && inviteeServer.Equals(own, StringComparison.OrdinalIgnoreCase)
+            if (IsOn(invitee, own)
                 && await CheckAsync(Label(point), inviter!, own, invitee, s_clientRefused, context.RequestAborted) is { } error)
             {
                 return error;
@@ -260,6 +275,9 @@ internal sealed class InvitePermissionPolicy(
 
         return (invitees, null);
     }
+
+    private static bool IsOn(string userId, string server) =>
+        ServerNames.TryGetUserServerName(userId, out var userServer) && userServer.Equals(server, StringComparison.OrdinalIgnoreCase);
 
     private static string? UserIdMember(JsonElement element, string name) =>
         element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String && ServerNames.TryGetUserServerName(value.GetString(), out _)
