@@ -67,6 +67,7 @@ public static class InboundServiceCollectionExtensions
         services.AddSingleton<TimMetrics>();
         services.AddSingleton<AccessTokenResolver>();
         services.AddSingleton<HomeserverAdminClient>();
+        services.AddHostedService<AdminSessionCloser>();
         services.AddSingleton<PermissionConfigStore>();
         services.AddSingleton<OrphanedRoomCleanup>();
         services.AddHostedService<OrphanedRoomScheduler>();

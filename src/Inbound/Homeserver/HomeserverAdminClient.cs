@@ -44,9 +44,9 @@ internal readonly record struct AdminResponse(int Status, ReadOnlyMemory<byte> B
 /// <c>Inbound:HomeserverUrl</c>), never through the public listener, where <c>/_synapse/*</c> stays unknown. It
 /// authenticates with a configured admin token, or logs in with the configured user and password once, on first
 /// use, and again only after the homeserver answers 401 to the token it holds; concurrent callers share one login.
-/// A login's device is logged out when the process stops.
+/// A login's device is logged out when the process stops (<see cref="AdminSessionCloser"/>).
 /// </summary>
-internal sealed class HomeserverAdminClient : IAsyncDisposable
+internal sealed class HomeserverAdminClient
 {
     internal const string HttpClientName = "tim-admin";
 
@@ -251,7 +251,7 @@ internal sealed class HomeserverAdminClient : IAsyncDisposable
     }
 
     /// <summary>Logs the login's device out, so restarts do not pile up devices on the admin account.</summary>
-    public async ValueTask DisposeAsync()
+    public async Task LogOutAsync(CancellationToken cancellationToken)
     {
         string? token;
         lock (_gate)
@@ -265,7 +265,8 @@ internal sealed class HomeserverAdminClient : IAsyncDisposable
             return;
         }
 
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(5));
         try
         {
             await SendOnceAsync(HttpMethod.Post, "/_matrix/client/v3/logout", "{}"u8.ToArray(), token, MaxLoginBytes, timeout.Token);
@@ -285,4 +286,12 @@ internal sealed class HomeserverAdminClient : IAsyncDisposable
         [property: System.Text.Json.Serialization.JsonPropertyName("identifier")] LoginIdentifier Identifier,
         [property: System.Text.Json.Serialization.JsonPropertyName("password")] string Password,
         [property: System.Text.Json.Serialization.JsonPropertyName("initial_device_display_name")] string DeviceName);
+}
+
+/// <summary>Logs the admin client's session out when the host stops, while its HTTP clients still exist.</summary>
+internal sealed class AdminSessionCloser(HomeserverAdminClient admin) : Microsoft.Extensions.Hosting.IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => admin.LogOutAsync(cancellationToken);
 }
