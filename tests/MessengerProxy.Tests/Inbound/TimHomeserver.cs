@@ -44,6 +44,9 @@ public sealed class TimHomeserver : IAsyncDisposable
     /// <summary>Events per page of the room messages API.</summary>
     public int EventsPerPage { get; set; } = 50;
 
+    /// <summary>Delay before each page of the room list, to make runs overlap.</summary>
+    public TimeSpan ListDelay { get; set; }
+
     /// <summary>How many status polls answer "active" before "complete".</summary>
     public int ActivePolls { get; set; }
 
@@ -174,6 +177,7 @@ public sealed class TimHomeserver : IAsyncDisposable
                 return;
 
             case ("GET", ["", "_synapse", "admin", "v1", "rooms"]):
+                await Task.Delay(ListDelay);
                 var from = int.Parse(query["from"] ?? "0");
                 var page = Rooms.Skip(from).Take(RoomsPerPage).ToList();
                 var list = new JsonObject
