@@ -52,6 +52,10 @@ internal sealed class HomeserverAdminClient
 
     private const int MaxLoginBytes = 64 * 1024;
 
+    // After a failed login, callers fail at once for a moment instead of each trying again: a wrong password must not
+    // become a stream of logins the homeserver rate-limits (and then refuses the right one too).
+    private static readonly TimeSpan s_loginRetryDelay = TimeSpan.FromSeconds(2);
+
     private readonly IHttpClientFactory _clients;
     private readonly TimMetrics _metrics;
     private readonly ILogger _logger;
@@ -61,6 +65,7 @@ internal sealed class HomeserverAdminClient
     private string? _token;
     private Task<string?>? _login;
     private bool _loggedIn;
+    private long _lastFailedLogin = long.MinValue;
 
     public HomeserverAdminClient(IHttpClientFactory clients, IOptions<InboundOptions> inbound, IOptions<TimOptions> tim, TimMetrics metrics, ILogger<HomeserverAdminClient> logger)
     {
@@ -146,7 +151,20 @@ internal sealed class HomeserverAdminClient
     }
 
     // Under the lock. A finished login that left no token failed: the next caller tries again.
-    private Task<string?> StartLogIn() => _login is { IsCompleted: false } running ? running : _login = LogInAsync();
+    private Task<string?> StartLogIn()
+    {
+        if (_login is { IsCompleted: false } running)
+        {
+            return running;
+        }
+
+        if (_lastFailedLogin != long.MinValue && System.Diagnostics.Stopwatch.GetElapsedTime(_lastFailedLogin) < s_loginRetryDelay)
+        {
+            return Task.FromResult<string?>(null);
+        }
+
+        return _login = LogInAsync();
+    }
 
     /// <summary>The token that replaces <paramref name="refused"/>: a login already done by another caller, or a new one.</summary>
     private Task<string?> RenewAsync(string refused, CancellationToken cancellationToken)
@@ -211,6 +229,7 @@ internal sealed class HomeserverAdminClient
             {
                 _token = token;
                 _loggedIn |= token is not null;
+                _lastFailedLogin = token is null ? System.Diagnostics.Stopwatch.GetTimestamp() : long.MinValue;
             }
         }
     }
