@@ -4,6 +4,7 @@ using MessengerProxy.Hosting.Io;
 using MessengerProxy.Inbound.Configuration;
 using MessengerProxy.Inbound.Diagnostics;
 using MessengerProxy.Inbound.Forwarding;
+using MessengerProxy.Inbound.Homeserver;
 using MessengerProxy.Inbound.Pipeline;
 using MessengerProxy.Policy;
 using MessengerProxy.Policy.Endpoints;
@@ -155,31 +156,8 @@ internal sealed class RedactionWindowPolicy : IInboundPolicy
 
     // The homeserver's own refusal (403 not in the room, 404 no such event, 401 unknown token, 429) is what the
     // redaction itself would have got: relayed as it is when it is a Matrix error, summarised otherwise.
-    private static MatrixError Relay(int status, System.Net.Http.Headers.MediaTypeHeaderValue? contentType, ReadOnlyMemory<byte> body)
-    {
-        if (contentType?.MediaType == "application/json" && ReadErrcode(body) is { } errcode)
-        {
-            return new MatrixError(status, errcode, "relayed from the homeserver") { RelayedBody = body.ToArray() };
-        }
-
-        return new MatrixError(status, status == 404 ? MatrixErrorCode.NotFound : MatrixErrorCode.Unknown, "The homeserver did not show the event to redact");
-    }
-
-    private static string? ReadErrcode(ReadOnlyMemory<byte> body)
-    {
-        try
-        {
-            using var document = JsonDocument.Parse(body, BufferedRequestBody.DocumentOptions);
-            return document.RootElement.ValueKind == JsonValueKind.Object
-                && document.RootElement.TryGetProperty("errcode", out var errcode) && errcode.ValueKind == JsonValueKind.String
-                ? errcode.GetString()
-                : null;
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
+    private static MatrixError Relay(int status, System.Net.Http.Headers.MediaTypeHeaderValue? contentType, ReadOnlyMemory<byte> body) =>
+        HomeserverAnswers.Relay(status, contentType?.MediaType, body, "The homeserver did not show the event to redact");
 
     private static bool TryReadTimestamp(ReadOnlyMemory<byte> body, out long originServerTs)
     {
