@@ -71,7 +71,8 @@ public class TimRuleBenchmarks
             new GuestRegistrationPolicy(),
             _policy,
             // Its HTTP client is never asked for on a request the rule does not concern.
-            new RedactionWindowPolicy(null!, inbound, options, new MessengerProxy.Inbound.Forwarding.ForwardedHeaders(inbound), TimeProvider.System, new InboundMetrics(meters), NullLogger<RedactionWindowPolicy>.Instance),
+            new RedactionWindowPolicy(new MessengerProxy.Inbound.Homeserver.CallerRequests(null!, new MessengerProxy.Inbound.Forwarding.ForwardedHeaders(inbound), inbound),
+                options, TimeProvider.System, new InboundMetrics(meters), NullLogger<RedactionWindowPolicy>.Instance),
         ];
         _rewrite = Encoding.UTF8.GetBytes(CreateRoomJson(needsRewrite: true));
         _noRewrite = Encoding.UTF8.GetBytes(CreateRoomJson(needsRewrite: false));

@@ -65,6 +65,7 @@ public static class InboundServiceCollectionExtensions
 
         // TIM rulebook 2: who is calling, the admin API, the permission configurations, the orphaned-room cleanup.
         services.AddSingleton<TimMetrics>();
+        services.AddSingleton<CallerRequests>();
         services.AddSingleton<AccessTokenResolver>();
         services.AddSingleton<HomeserverAdminClient>();
         services.AddHostedService<AdminSessionCloser>();

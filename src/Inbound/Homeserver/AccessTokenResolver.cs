@@ -29,21 +29,16 @@ internal sealed class AccessTokenResolver
 
     private const int MaxWhoamiBytes = 64 * 1024;
 
-    private readonly IHttpClientFactory _clients;
-    private readonly ForwardedHeaders _forwarded;
+    private readonly CallerRequests _requests;
     private readonly TimMetrics _metrics;
     private readonly ILogger _logger;
-    private readonly string _homeserver;
     private readonly BoundedTtlCache<string, string> _cache;
 
-    public AccessTokenResolver(IHttpClientFactory clients, IOptions<InboundOptions> inbound, IOptions<TimOptions> tim, ForwardedHeaders forwarded,
-        TimeProvider time, TimMetrics metrics, ILogger<AccessTokenResolver> logger)
+    public AccessTokenResolver(CallerRequests requests, IOptions<TimOptions> tim, TimeProvider time, TimMetrics metrics, ILogger<AccessTokenResolver> logger)
     {
-        _clients = clients;
-        _forwarded = forwarded;
+        _requests = requests;
         _metrics = metrics;
         _logger = logger;
-        _homeserver = inbound.Value.HomeserverUrl.TrimEnd('/');
         var cache = tim.Value.TokenCache;
         _cache = new BoundedTtlCache<string, string>(time, cache.Ttl, cache.MaxEntries, StringComparer.Ordinal);
     }
@@ -65,42 +60,26 @@ internal sealed class AccessTokenResolver
             return (cached, null);
         }
 
-        using var lookup = new HttpRequestMessage(HttpMethod.Get, _homeserver + "/_matrix/client/v3/account/whoami");
-        lookup.Headers.TryAddWithoutValidation(HeaderNames.Authorization, "Bearer " + token);
-        _forwarded.Apply(context, lookup);
-        try
+        var answer = await _requests.GetAsync(context, HttpClientName, "/_matrix/client/v3/account/whoami", "Bearer " + token, MaxWhoamiBytes, "a whoami answer");
+        if (answer.Failure is { } failure)
         {
-            using var response = await _clients.CreateClient(HttpClientName).SendAsync(lookup, HttpCompletionOption.ResponseHeadersRead, context.RequestAborted);
-            await using var stream = await response.Content.ReadAsStreamAsync(context.RequestAborted);
-            var body = await BoundedRead.ToEndAsync(stream, MaxWhoamiBytes, "the whoami answer", response.Content.Headers.ContentLength, context.RequestAborted);
-            if (!response.IsSuccessStatusCode)
-            {
-                _metrics.TokenLookup("refused");
-                return (null, HomeserverAnswers.Relay((int)response.StatusCode, response.Content.Headers.ContentType?.MediaType, body,
-                    "The homeserver did not accept the access token"));
-            }
+            return (null, Failed(answer.Reason!, failure));
+        }
 
-            if (ReadUserId(body) is not { } userId)
-            {
-                return (null, Failed("the whoami answer has no user_id", 502, "The homeserver sent an answer the proxy could not read"));
-            }
+        if (!answer.IsSuccess)
+        {
+            _metrics.TokenLookup("refused");
+            return (null, HomeserverAnswers.Relay(answer.Status, answer.ContentType?.MediaType, answer.Body, "The homeserver did not accept the access token"));
+        }
 
-            _cache.Set(key, userId);
-            _metrics.TokenLookup("resolved");
-            return (userId, null);
-        }
-        catch (TaskCanceledException) when (!context.RequestAborted.IsCancellationRequested)
+        if (ReadUserId(answer.Body) is not { } userId)
         {
-            return (null, Failed("the homeserver did not answer in time", 504, "The homeserver did not answer in time"));
+            return (null, Failed("the whoami answer has no user_id", new MatrixError(502, MatrixErrorCode.Unknown, "The homeserver sent an answer the proxy could not read")));
         }
-        catch (HttpRequestException ex)
-        {
-            return (null, Failed(ExceptionChains.Innermost(ex), 502, "The homeserver is unreachable or sent an invalid response"));
-        }
-        catch (Exception ex) when (ex is FormatException or IOException)
-        {
-            return (null, Failed(ex.Message, 502, "The homeserver sent an answer the proxy could not read"));
-        }
+
+        _cache.Set(key, userId);
+        _metrics.TokenLookup("resolved");
+        return (userId, null);
     }
 
     /// <summary>Drops the caller's token (<c>/logout</c>), or with <paramref name="allOfUser"/> every cached token of its user.</summary>
@@ -120,11 +99,11 @@ internal sealed class AccessTokenResolver
         _cache.Remove(key);
     }
 
-    private MatrixError Failed(string reason, int status, string message)
+    private MatrixError Failed(string reason, MatrixError error)
     {
         _metrics.TokenLookup("failed");
-        TimLog.TokenLookupFailed(_logger, reason, status);
-        return new MatrixError(status, MatrixErrorCode.Unknown, message);
+        TimLog.TokenLookupFailed(_logger, reason, error.StatusCode);
+        return error;
     }
 
     /// <summary>The token as the homeserver reads it: the Authorization header first, else the query.</summary>

@@ -30,32 +30,24 @@ internal sealed class RedactionWindowPolicy : IInboundPolicy
     // An event is at most 64 KiB (the PDU limit), plus what the homeserver adds in "unsigned".
     private const int MaxEventBytes = 1024 * 1024;
 
-    private static readonly UriCreationOptions s_rawUri = new() { DangerousDisablePathAndQueryCanonicalization = true };
-
-    private readonly IHttpClientFactory _clients;
-    private readonly ForwardedHeaders _forwarded;
+    private readonly CallerRequests _requests;
     private readonly TimeProvider _time;
     private readonly InboundMetrics _metrics;
     private readonly ILogger _logger;
-    private readonly string _homeserver;
     private readonly long _windowMilliseconds;
     private readonly MatrixError _tooOld;
 
     public RedactionWindowPolicy(
-        IHttpClientFactory clients,
-        IOptions<InboundOptions> inbound,
+        CallerRequests requests,
         IOptions<TimOptions> tim,
-        ForwardedHeaders forwarded,
         TimeProvider time,
         InboundMetrics metrics,
         ILogger<RedactionWindowPolicy> logger)
     {
-        _clients = clients;
-        _forwarded = forwarded;
+        _requests = requests;
         _time = time;
         _metrics = metrics;
         _logger = logger;
-        _homeserver = inbound.Value.HomeserverUrl.TrimEnd('/');
         var window = tim.Value.RedactionWindow;
         _windowMilliseconds = (long)window.TotalMilliseconds;
         _tooOld = new MatrixError(403, MatrixErrorCode.Forbidden, $"Events older than {Describe(window)} cannot be redacted");
@@ -85,54 +77,25 @@ internal sealed class RedactionWindowPolicy : IInboundPolicy
         template.TryGetParameter(request.Target.Path, "eventId", out var eventId);
 
         // The identifiers stay as the client encoded them: the homeserver decodes them as it does for the redaction.
-        using var lookup = new HttpRequestMessage(HttpMethod.Get, new Uri($"{_homeserver}/_matrix/client/v3/rooms/{roomId}/event/{eventId}{TokenQuery(request)}", s_rawUri));
-        if (context.Request.Headers[HeaderNames.Authorization] is [{ } authorization])
+        var answer = await _requests.GetAsync(context, HttpClientName, $"/_matrix/client/v3/rooms/{roomId}/event/{eventId}{TokenQuery(request)}",
+            CallerRequests.Authorization(context), MaxEventBytes, "an event");
+        if (answer.Failure is { } failure)
         {
-            lookup.Headers.TryAddWithoutValidation(HeaderNames.Authorization, authorization);
+            return Failed(answer.Reason!, failure);
         }
 
-        _forwarded.Apply(context, lookup);
-
-        HttpResponseMessage response;
-        try
+        if (!answer.IsSuccess)
         {
-            response = await _clients.CreateClient(HttpClientName).SendAsync(lookup, HttpCompletionOption.ResponseHeadersRead, context.RequestAborted);
-        }
-        catch (TaskCanceledException) when (!context.RequestAborted.IsCancellationRequested)
-        {
-            return Failed("the homeserver did not answer in time", 504, "The homeserver did not answer in time");
-        }
-        catch (HttpRequestException ex)
-        {
-            return Failed(ExceptionChains.Innermost(ex), 502, "The homeserver is unreachable or sent an invalid response");
+            return Relay(answer.Status, answer.ContentType, answer.Body);
         }
 
-        using (response)
+        if (!TryReadTimestamp(answer.Body, out var originServerTs))
         {
-            ReadOnlyMemory<byte> body;
-            try
-            {
-                await using var stream = await response.Content.ReadAsStreamAsync(context.RequestAborted);
-                body = await BoundedRead.ToEndAsync(stream, MaxEventBytes, "the event", response.Content.Headers.ContentLength, context.RequestAborted);
-            }
-            catch (Exception ex) when (ex is FormatException or IOException or HttpRequestException)
-            {
-                return Failed(ex.Message, 502, "The homeserver sent an event the proxy could not read");
-            }
-
-            if (!response.IsSuccessStatusCode)
-            {
-                return Relay((int)response.StatusCode, response.Content.Headers.ContentType, body);
-            }
-
-            if (!TryReadTimestamp(body, out var originServerTs))
-            {
-                return Failed("the event has no origin_server_ts", 502, "The homeserver sent an event the proxy could not read");
-            }
-
-            var age = _time.GetUtcNow().ToUnixTimeMilliseconds() - originServerTs;
-            return age > _windowMilliseconds ? _tooOld : null;
+            return Failed("the event has no origin_server_ts", new MatrixError(502, MatrixErrorCode.Unknown, "The homeserver sent an event the proxy could not read"));
         }
+
+        var age = _time.GetUtcNow().ToUnixTimeMilliseconds() - originServerTs;
+        return age > _windowMilliseconds ? _tooOld : null;
     }
 
     /// <summary>The caller's token from the query, when that is where it came (Synapse reads it from either place).</summary>
@@ -147,11 +110,11 @@ internal sealed class RedactionWindowPolicy : IInboundPolicy
         return tokens.Count == 0 ? string.Empty : "?access_token=" + Uri.EscapeDataString(tokens[0]);
     }
 
-    private MatrixError Failed(string reason, int status, string message)
+    private MatrixError Failed(string reason, MatrixError error)
     {
         _metrics.UpstreamError("event_lookup");
-        Log.EventLookupFailed(_logger, TimRules.RedactionWindow.Name, reason, status);
-        return new MatrixError(status, MatrixErrorCode.Unknown, message);
+        Log.EventLookupFailed(_logger, TimRules.RedactionWindow.Name, reason, error.StatusCode);
+        return error;
     }
 
     // The homeserver's own refusal (403 not in the room, 404 no such event, 401 unknown token, 429) is what the

@@ -31,23 +31,16 @@ internal sealed class AccountHookPolicy : IInboundPolicy
     // Account data events are bounded by the homeserver's body limit; the permission configuration is small.
     private const int MaxAccountDataBytes = 1024 * 1024;
 
-    private static readonly UriCreationOptions s_rawUri = new() { DangerousDisablePathAndQueryCanonicalization = true };
-
     private readonly PermissionConfigStore _store;
     private readonly AccessTokenResolver _tokens;
-    private readonly IHttpClientFactory _clients;
-    private readonly ForwardedHeaders _forwarded;
-    private readonly string _homeserver;
+    private readonly CallerRequests _requests;
     private readonly byte[] _defaultConfig;
 
-    public AccountHookPolicy(PermissionConfigStore store, AccessTokenResolver tokens, IHttpClientFactory clients, ForwardedHeaders forwarded,
-        IOptions<InboundOptions> inbound, IOptions<TimOptions> tim)
+    public AccountHookPolicy(PermissionConfigStore store, AccessTokenResolver tokens, CallerRequests requests, IOptions<TimOptions> tim)
     {
         _store = store;
         _tokens = tokens;
-        _clients = clients;
-        _forwarded = forwarded;
-        _homeserver = inbound.Value.HomeserverUrl.TrimEnd('/');
+        _requests = requests;
         var setting = tim.Value.InvitePermissions.Default == PermissionDefault.AllowAll ? "allow all" : "block all";
         _defaultConfig = Encoding.UTF8.GetBytes($$"""{"defaultSetting":"{{setting}}"}""");
     }
@@ -85,36 +78,16 @@ internal sealed class AccountHookPolicy : IInboundPolicy
     private async ValueTask<MatrixError?> ReadAsync(HttpContext context, InboundRequestFeature request)
     {
         // The target as the client sent it (identifiers and query, token included), so the homeserver reads what it would have.
-        using var read = new HttpRequestMessage(HttpMethod.Get, new Uri(_homeserver + request.Target.Raw, s_rawUri));
-        if (context.Request.Headers[HeaderNames.Authorization] is [{ } authorization])
+        var answer = await _requests.GetAsync(context, HttpClientName, request.Target.Raw, CallerRequests.Authorization(context), MaxAccountDataBytes, "account data");
+        if (answer.Failure is { } failure)
         {
-            read.Headers.TryAddWithoutValidation(HeaderNames.Authorization, authorization);
+            return failure;
         }
 
-        _forwarded.Apply(context, read);
-        try
-        {
-            using var response = await _clients.CreateClient(HttpClientName).SendAsync(read, HttpCompletionOption.ResponseHeadersRead, context.RequestAborted);
-            await using var stream = await response.Content.ReadAsStreamAsync(context.RequestAborted);
-            var body = await BoundedRead.ToEndAsync(stream, MaxAccountDataBytes, "the account data", response.Content.Headers.ContentLength, context.RequestAborted);
-            var status = (int)response.StatusCode;
-            request.Answer = status == 404
-                ? new LocalAnswer(200, "application/json", _defaultConfig)
-                : new LocalAnswer(status, response.Content.Headers.ContentType?.ToString() ?? "application/json", body.ToArray());
-            return null;
-        }
-        catch (TaskCanceledException) when (!context.RequestAborted.IsCancellationRequested)
-        {
-            return new MatrixError(504, MatrixErrorCode.Unknown, "The homeserver did not answer in time");
-        }
-        catch (HttpRequestException)
-        {
-            return new MatrixError(502, MatrixErrorCode.Unknown, "The homeserver is unreachable or sent an invalid response");
-        }
-        catch (Exception ex) when (ex is FormatException or IOException)
-        {
-            return new MatrixError(502, MatrixErrorCode.Unknown, "The homeserver sent account data the proxy could not read");
-        }
+        request.Answer = answer.Status == 404
+            ? new LocalAnswer(200, "application/json", _defaultConfig)
+            : new LocalAnswer(answer.Status, answer.ContentType?.ToString() ?? "application/json", answer.Body.ToArray());
+        return null;
     }
 
     /// <summary>The decoded <c>{userId}</c> when <c>{type}</c> is a permission configuration type, else null.</summary>
