@@ -196,7 +196,7 @@ internal sealed class OrphanedRoomCleanup
 
                 if (newest is null)
                 {
-                    if (!@event.TryGetProperty("origin_server_ts", out var ts) || !ts.TryGetInt64(out var value))
+                    if (!@event.TryGetProperty("origin_server_ts", out var ts) || ts.ValueKind != JsonValueKind.Number || !ts.TryGetInt64(out var value))
                     {
                         throw new CleanupFailedException("an event has no origin_server_ts");
                     }

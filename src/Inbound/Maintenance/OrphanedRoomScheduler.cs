@@ -52,6 +52,11 @@ internal sealed class OrphanedRoomScheduler(
                 {
                     // Logged and counted by the run; the next one is on schedule.
                 }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // Whatever else went wrong must not end the host (a failed BackgroundService stops it).
+                    TimLog.CleanupFailed(logger, ex.GetType().Name + ": " + ex.Message);
+                }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

@@ -106,6 +106,22 @@ public sealed class OrphanedRoomCleanupTests
     }
 
     [Fact]
+    public async Task ARoomThatCannotBeRead_CountsAsFailed_TheOthersAreHandled()
+    {
+        await using var homeserver = await StandInAsync();
+        var c = TimHomeserver.User("creator");
+        homeserver.Rooms.Insert(0, new("!badts:hs.example", c, [c], [new StandInEvent("m.room.create", true, s_now - TimeSpan.FromDays(30), TimestampAsString: true)]));
+        await using var proxy = await StartAsync(homeserver);
+
+        var (status, report) = await TriggerAsync(proxy);
+
+        Assert.Equal(200, status);
+        Assert.Equal(1, report.GetProperty("failed").GetInt32());
+        Assert.Equal(2, report.GetProperty("deleted").GetInt32());
+        Assert.DoesNotContain("!badts:hs.example", homeserver.Deleted);
+    }
+
+    [Fact]
     public async Task ListingFails_TheRunFails_NothingDeleted()
     {
         await using var homeserver = await StandInAsync();

@@ -245,11 +245,16 @@ public sealed class TimHomeserver : IAsyncDisposable
 /// <summary>A room of the stand-in: its joined members and its timeline, oldest first.</summary>
 public sealed record StandInRoom(string RoomId, string Creator, List<string> Joined, List<StandInEvent> Events);
 
-public sealed record StandInEvent(string Type, bool IsState, DateTimeOffset At)
+public sealed record StandInEvent(string Type, bool IsState, DateTimeOffset At, bool TimestampAsString = false)
 {
     public JsonNode ToJson()
     {
-        var json = new JsonObject { ["type"] = Type, ["origin_server_ts"] = At.ToUnixTimeMilliseconds(), ["content"] = new JsonObject() };
+        var json = new JsonObject
+        {
+            ["type"] = Type,
+            ["origin_server_ts"] = TimestampAsString ? At.ToUnixTimeMilliseconds().ToString() : At.ToUnixTimeMilliseconds(),
+            ["content"] = new JsonObject(),
+        };
         if (IsState)
         {
             json["state_key"] = string.Empty;
