@@ -71,7 +71,8 @@ public class TimRuleBenchmarks
             new GuestRegistrationPolicy(),
             _policy,
             // Its HTTP client is never used on a request the rule does not concern.
-            new RedactionWindowPolicy(new Yarp.ReverseProxy.Forwarder.ForwarderHttpClientFactory(), inbound, options, new MessengerProxy.Inbound.Forwarding.ForwardedHeaders(inbound), TimeProvider.System, new InboundMetrics(meters), NullLogger<RedactionWindowPolicy>.Instance),
+            new RedactionWindowPolicy(new MessengerProxy.Inbound.Homeserver.CallerRequests(new Yarp.ReverseProxy.Forwarder.ForwarderHttpClientFactory(), new MessengerProxy.Inbound.Forwarding.ForwardedHeaders(inbound), inbound),
+                options, TimeProvider.System, new InboundMetrics(meters), NullLogger<RedactionWindowPolicy>.Instance),
         ];
         _rewrite = Encoding.UTF8.GetBytes(CreateRoomJson(needsRewrite: true));
         _noRewrite = Encoding.UTF8.GetBytes(CreateRoomJson(needsRewrite: false));

@@ -70,4 +70,7 @@ public sealed class FederationList
 
         return index.ToFrozenDictionary(StringComparer.Ordinal);
     }
+
+    /// <summary>The entry of a domain (e.g. for its <c>isInsurance</c>), or null when it is not listed.</summary>
+    public FederationDomain? Find(ReadOnlySpan<char> domain) => _lookup.TryGetValue(domain, out var entry) ? entry : null;
 }

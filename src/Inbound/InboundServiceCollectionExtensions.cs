@@ -1,10 +1,14 @@
 using MessengerProxy.Federation;
 using MessengerProxy.Inbound.Configuration;
 using MessengerProxy.Inbound.Diagnostics;
+using MessengerProxy.Hosting.Health;
 using MessengerProxy.Inbound.Forwarding;
+using MessengerProxy.Inbound.Homeserver;
+using MessengerProxy.Inbound.Maintenance;
 using MessengerProxy.Inbound.Pipeline;
 using MessengerProxy.Inbound.Policies;
 using MessengerProxy.Inbound.Policies.Tim;
+using MessengerProxy.Inbound.Policies.Tim.Invites;
 using MessengerProxy.Inbound.WellKnown;
 using MessengerProxy.Pipeline;
 using MessengerProxy.Pipeline.Forwarding;
@@ -32,6 +36,7 @@ public static class InboundServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WellKnownOptions>, WellKnownOptionsValidator>());
         services.AddOptions<TimOptions>().Bind(configuration.GetSection(TimOptions.SectionName)).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TimOptions>, TimOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TimOptions>, TimInviteOptionsValidator>());
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<TimOptions>>().Value.ToRulebook());
         services.AddSingleton(_ => EmojiTable.Load());
 
@@ -62,7 +67,25 @@ public static class InboundServiceCollectionExtensions
         services.AddSingleton<ClientDomainPolicy>();
         services.AddSingleton<TimContentPolicy>();
         services.AddSingleton<RedactionWindowPolicy>();
+        services.AddSingleton<InvitePermissionPolicy>();
+        services.AddSingleton<AccountHookPolicy>();
         services.AddSingleton<InboundPolicies>();
+
+        // TIM rulebook 2: who is calling, the admin API, the permission configurations, the orphaned-room cleanup.
+        services.AddSingleton<TimMetrics>();
+        services.AddSingleton<CallerRequests>();
+        services.AddSingleton<AccessTokenResolver>();
+        services.AddSingleton<HomeserverAdminClient>();
+        services.AddHostedService<AdminSessionCloser>();
+        services.AddSingleton<PermissionConfigStore>();
+        services.AddSingleton<OrphanedRoomCleanup>();
+        services.AddHostedService<OrphanedRoomScheduler>();
+        services.AddSingleton<IActuatorEndpoint, OrphanedRoomTrigger>();
+        services.AddHealthChecks().AddCheck<HomeserverAdminHealthCheck>("homeserver-admin", tags: [ActuatorEndpoints.ReadyTag]);
+        // The admin API has credentials and a timeout of its own; the caller's requests (whoami, account data,
+        // the event to redact) go through the inbound upstream client factory (CallerRequests).
+        services.AddHttpClient(HomeserverAdminClient.HttpClientName, (sp, client) => client.Timeout = sp.GetRequiredService<IOptions<TimOptions>>().Value.Admin.Timeout)
+            .ConfigurePrimaryHttpMessageHandler(sp => HomeserverHandler(sp.GetRequiredService<IOptions<InboundOptions>>().Value.UpstreamConnectTimeout));
 
         services.AddHttpClient(WellKnownHandler.SupportHttpClient, (sp, client) =>
             {
@@ -72,6 +95,16 @@ public static class InboundServiceCollectionExtensions
 
         return services;
     }
+
+    // The proxy's own requests to the homeserver: straight to its internal URL, no proxy, no redirects, no cookies.
+    private static SocketsHttpHandler HomeserverHandler(TimeSpan connectTimeout) => new()
+    {
+        UseProxy = false,
+        AllowAutoRedirect = false,
+        UseCookies = false,
+        ActivityHeadersPropagator = null,
+        ConnectTimeout = connectTimeout,
+    };
 
     /// <summary>Ends a pipeline branch in the inbound proxy.</summary>
     public static void RunInboundProxy(this IApplicationBuilder app)

@@ -34,9 +34,9 @@ public static class ActuatorEndpoints
         // 503 when a collection fails, the host's registry only (not the library's process-wide default).
         var exporter = app.ApplicationServices.GetRequiredService<PrometheusExporter>();
         app.UseMetricServer("/metrics", exporter.Registry);
-        if (app.ApplicationServices.GetService<LogLevelEndpoints>() is { } logLevels)
+        foreach (var endpoint in app.ApplicationServices.GetServices<IActuatorEndpoint>())
         {
-            app.Map(LogLevelEndpoints.BasePath, logging => logging.Run(logLevels.InvokeAsync));
+            app.Map(endpoint.Path, branch => branch.Run(endpoint.HandleAsync));
         }
 
         app.Run(context =>

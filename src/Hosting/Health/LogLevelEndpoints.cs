@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using MessengerProxy.Hosting.Configuration;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -23,9 +24,13 @@ namespace MessengerProxy.Hosting.Health;
 /// A changed level returns to the configured one after <c>Health:LogLevels:ResetAfter</c>. Unknown level names and
 /// malformed categories are 400 (the reference makes an unknown name DEBUG).
 /// </summary>
-public sealed partial class LogLevelEndpoints
+public sealed partial class LogLevelEndpoints : IActuatorEndpoint
 {
     public const string BasePath = "/actuator/logging";
+
+    string IActuatorEndpoint.Path => BasePath;
+
+    Task IActuatorEndpoint.HandleAsync(HttpContext context) => InvokeAsync(context);
 
     private static readonly string[] s_accepted = ["ERROR", "WARN", "INFO", "DEBUG", "TRACE"];
 
@@ -217,6 +222,7 @@ public static class LogLevelServiceCollectionExtensions
         services.AddSingleton<IConfigureOptions<LoggerFilterOptions>>(sp => sp.GetRequiredService<LogLevelOverrides>());
         services.AddSingleton<IOptionsChangeTokenSource<LoggerFilterOptions>>(sp => sp.GetRequiredService<LogLevelOverrides>());
         services.AddSingleton<LogLevelEndpoints>();
+        services.AddSingleton<IActuatorEndpoint>(sp => sp.GetRequiredService<LogLevelEndpoints>());
         return services;
     }
 }
@@ -225,23 +231,14 @@ internal sealed class LogLevelOptionsValidator : IValidateOptions<LogLevelOption
 {
     public ValidateOptionsResult Validate(string? name, LogLevelOptions options)
     {
-        var errors = new List<string>();
-        const string S = LogLevelOptions.SectionName;
-        if (options.ResetAfter <= TimeSpan.Zero)
-        {
-            errors.Add($"{S}:ResetAfter must be positive (got {options.ResetAfter})");
-        }
-
-        if (options.MaxOverrides <= 0)
-        {
-            errors.Add($"{S}:MaxOverrides must be positive (got {options.MaxOverrides})");
-        }
-
+        var errors = new OptionsErrors(LogLevelOptions.SectionName);
+        errors.Positive(options.ResetAfter);
+        errors.Positive(options.MaxOverrides);
         if (options.Token.Length is > 0 and < 16)
         {
-            errors.Add($"{S}:Token must be at least 16 characters when set");
+            errors.Add($"{errors.Section}:Token must be at least 16 characters when set");
         }
 
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+        return errors.Result;
     }
 }

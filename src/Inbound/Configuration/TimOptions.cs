@@ -27,6 +27,17 @@ public sealed class TimOptions
     /// <summary>Longest presence <c>status_msg</c>, in Unicode code points.</summary>
     public int MaxStatusMessageLength { get; set; } = 250;
 
+    /// <summary>Who enforces invite permission configurations: the proxy (default) or the clients.</summary>
+    public InviteCheckMode InviteCheck { get; set; } = InviteCheckMode.Proxy;
+
+    public TimInvitePermissionOptions InvitePermissions { get; set; } = new();
+
+    public TimTokenCacheOptions TokenCache { get; set; } = new();
+
+    public HomeserverAdminOptions Admin { get; set; } = new();
+
+    public OrphanedRoomOptions OrphanedRooms { get; set; } = new();
+
     /// <summary>The rulebook these settings put in force.</summary>
     internal TimRulebook ToRulebook()
     {
@@ -39,7 +50,7 @@ public sealed class TimOptions
         var disabledRules = Rules.Disabled.ToHashSet(StringComparer.Ordinal);
         return new TimRulebook(
             TimOverrideTable.Load().Where(o => !disabledOverrides.Contains(o.Id)),
-            TimRules.All.Where(r => !disabledRules.Contains(r.Name)));
+            TimRules.All.Where(r => !disabledRules.Contains(r.Name) && (r != TimRules.InvitePermission || InviteCheck == InviteCheckMode.Proxy)));
     }
 }
 

@@ -161,10 +161,20 @@ internal sealed class InboundDirection : IRequestDirection<InboundRequestFeature
         return await AnswerLocallyAsync(context, request);
     }
 
+    // A stage may have answered in the proxy's name (the default permission configuration); otherwise the
+    // well-known documents the proxy serves itself.
     private ValueTask<bool> AnswerLocallyAsync(HttpContext context, InboundRequestFeature request) =>
-        !request.IsPreflight && request.Endpoint.Traits.WellKnown != WellKnownDocument.None
+        request.Answer is { } answer ? WriteAnswerAsync(context, request, answer)
+        : !request.IsPreflight && request.Endpoint.Traits.WellKnown != WellKnownDocument.None
             ? _wellKnown.TryAnswerAsync(context, request)
             : ValueTask.FromResult(false);
+
+    private static async ValueTask<bool> WriteAnswerAsync(HttpContext context, InboundRequestFeature request, LocalAnswer answer)
+    {
+        request.Outcome = RequestOutcome.Answered;
+        await answer.WriteAsync(context);
+        return true;
+    }
 
     private async ValueTask<bool> RefuseAsync(HttpContext context, InboundRequestFeature request, MatrixError error)
     {

@@ -1,5 +1,6 @@
 using MessengerProxy.Inbound.Policies;
 using MessengerProxy.Inbound.Policies.Tim;
+using MessengerProxy.Inbound.Policies.Tim.Invites;
 
 namespace MessengerProxy.Inbound.Pipeline;
 
@@ -20,7 +21,9 @@ internal sealed class InboundPolicies
         RequestBodyStage body,
         ClientDomainPolicy clientDomains,
         TimContentPolicy timContent,
-        RedactionWindowPolicy redactionWindow)
+        RedactionWindowPolicy redactionWindow,
+        InvitePermissionPolicy invitePermissions,
+        AccountHookPolicy accountHooks)
     {
         InOrder =
         [
@@ -33,6 +36,8 @@ internal sealed class InboundPolicies
             clientDomains,      // every domain the client names must be federated (its answer names the domain)
             timContent,         // TIM: room and content rules on the parsed body; createRoom patched where needed, last
             redactionWindow,    // TIM: the event's age, asked of the homeserver with the caller's token
+            invitePermissions,  // TIM: the invitee's permission configuration (admin API; the inviter by whoami)
+            accountHooks,       // TIM: caches dropped on writes and logouts; a missing permission config answered with the default
         ];
     }
 

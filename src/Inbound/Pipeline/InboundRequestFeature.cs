@@ -30,6 +30,9 @@ internal sealed class InboundRequestFeature : IProxyRequest
 
     public string LogEndpoint => Endpoint.Template.Text;
 
+    /// <summary>An answer a stage gave in place of the homeserver's; written once every stage has passed.</summary>
+    internal LocalAnswer? Answer { get; set; }
+
     /// <summary>The TIM rule behind the refusal a policy returned, so that it is logged and counted by name.</summary>
     internal TimRule? RefusedBy { get; set; }
 }

@@ -138,8 +138,12 @@ public sealed class EndpointTraits
         bool requiresXMatrix,
         TimOverride? timOverride,
         TimContent timContent,
-        ListenerApis servedOn)
+        ListenerApis servedOn,
+        TimInvitePoint timInvite = TimInvitePoint.None,
+        TimAccountHook timAccount = TimAccountHook.None)
     {
+        TimInvite = timInvite;
+        TimAccount = timAccount;
         ServerParameters = serverParameters;
         BodyServers = bodyServers;
         BufferBody = bufferBody;
@@ -200,6 +204,12 @@ public sealed class EndpointTraits
     /// </summary>
     public bool LegacyMedia { get; private init; }
 
+    /// <summary>Where the endpoint invites a user whose permission configuration decides (<see cref="TimInvitePoint.None"/>: nowhere).</summary>
+    public TimInvitePoint TimInvite { get; }
+
+    /// <summary>What the endpoint means for the invite check's caches and the default permission configuration.</summary>
+    public TimAccountHook TimAccount { get; }
+
     internal static EndpointTraits For(EndpointDescriptor endpoint, TimRulebook tim)
     {
         var serverParameters = new List<ServerParameter>();
@@ -238,7 +248,9 @@ public sealed class EndpointTraits
             requiresXMatrix: (endpoint.Api == MatrixApi.ServerServer && endpoint.Auth == AuthRequirement.Required) || timOverride?.Kind == TimOverrideKind.XMatrix,
             timOverride,
             tim.ContentFor(endpoint),
-            ServedOnOf(endpoint))
+            ServedOnOf(endpoint),
+            tim.InviteFor(endpoint),
+            tim.AccountHookFor(endpoint))
         {
             BaseUrlAnswer = endpoint.Api == MatrixApi.ClientServer ? s_baseUrlAnswers.GetValueOrDefault((endpoint.Method, endpoint.Template.Text)) : BaseUrlAnswer.None,
             SyncObservable = endpoint.Api == MatrixApi.ClientServer && (endpoint.Method, endpoint.Template.Text) == s_syncObservable,

@@ -42,9 +42,15 @@ public static class TimRules
     /// <summary>Presence status messages are bounded.</summary>
     public static readonly TimRule StatusMessageLength = new("status-message-length", "-");
 
+    /// <summary>An invite needs the invitee's permission configuration to allow the inviter (federation, /invite, createRoom).</summary>
+    public static readonly TimRule InvitePermission = new("invite-permission", "A_25044, A_26389");
+
+    /// <summary>A permission configuration the homeserver does not have is read as the configured default.</summary>
+    public static readonly TimRule PermissionConfigDefault = new("permission-config-default", "A_25044, A_26389");
+
     public static IReadOnlyList<TimRule> All { get; } =
     [
         RoomVersion, SingleInvitee, ForbiddenRoomType, PublicRoomNotFederated, PublicJoinRule, NoThreads,
-        ReactionSingleEmoji, RedactionWindow, GuestRegistration, StatusMessageLength,
+        ReactionSingleEmoji, RedactionWindow, GuestRegistration, StatusMessageLength, InvitePermission, PermissionConfigDefault,
     ];
 }

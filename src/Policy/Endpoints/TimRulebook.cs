@@ -48,6 +48,24 @@ public sealed class TimRulebook
         [("PUT", "/_matrix/client/v3/presence/{userId}/status")] = (TimContent.PresenceStatus, [TimRules.StatusMessageLength]),
     };
 
+    // Invites by path (the state-event invite is told apart by its event type at request time).
+    private static readonly Dictionary<(string Method, string Template), TimInvitePoint> s_invites = new()
+    {
+        [("POST", "/_matrix/client/v3/rooms/{roomId}/invite")] = TimInvitePoint.ClientInvite,
+        [("POST", "/_matrix/client/v3/createRoom")] = TimInvitePoint.CreateRoom,
+        [("PUT", "/_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey}")] = TimInvitePoint.StateEvent,
+        [("PUT", "/_matrix/federation/v1/invite/{roomId}/{eventId}")] = TimInvitePoint.FederationV1,
+        [("PUT", "/_matrix/federation/v2/invite/{roomId}/{eventId}")] = TimInvitePoint.FederationV2,
+    };
+
+    private static readonly Dictionary<(string Method, string Template), (TimAccountHook Hook, TimRule Rule)> s_accountHooks = new()
+    {
+        [("GET", "/_matrix/client/v3/user/{userId}/account_data/{type}")] = (TimAccountHook.PermissionConfigRead, TimRules.PermissionConfigDefault),
+        [("PUT", "/_matrix/client/v3/user/{userId}/account_data/{type}")] = (TimAccountHook.PermissionConfigWrite, TimRules.InvitePermission),
+        [("POST", "/_matrix/client/v3/logout")] = (TimAccountHook.Logout, TimRules.InvitePermission),
+        [("POST", "/_matrix/client/v3/logout/all")] = (TimAccountHook.LogoutAll, TimRules.InvitePermission),
+    };
+
     private readonly Dictionary<(string Method, string Template), TimOverride> _overrides = [];
     private readonly HashSet<TimRule> _enabled;
 
@@ -77,6 +95,17 @@ public sealed class TimRulebook
         s_content.TryGetValue((endpoint.Method, endpoint.Template.Text), out var entry) && entry.Rules.Any(IsEnabled)
             ? entry.Content
             : TimContent.None;
+
+    /// <summary>Where the endpoint invites someone whose permission configuration decides; none while the rule is off.</summary>
+    internal TimInvitePoint InviteFor(EndpointDescriptor endpoint) =>
+        IsEnabled(TimRules.InvitePermission) ? s_invites.GetValueOrDefault((endpoint.Method, endpoint.Template.Text)) : TimInvitePoint.None;
+
+    /// <summary>What the endpoint means for the invite check's caches or the default permission configuration.</summary>
+    internal TimAccountHook AccountHookFor(EndpointDescriptor endpoint) =>
+        s_accountHooks.TryGetValue((endpoint.Method, endpoint.Template.Text), out var entry) && IsEnabled(entry.Rule) ? entry.Hook : TimAccountHook.None;
+
+    /// <summary>Every endpoint an invite or account hook concerns, for tests that check them against the table.</summary>
+    internal static IEnumerable<(string Method, string Template)> InviteAndAccountEndpoints => s_invites.Keys.Concat(s_accountHooks.Keys);
 
     /// <summary>Every endpoint a content rule concerns, for tests that check them against the table.</summary>
     internal static IEnumerable<(string Method, string Template)> ContentEndpoints => s_content.Keys;

@@ -24,7 +24,8 @@ public sealed class FederationFixture(PostgresFixture postgres) : IAsyncLifetime
 
     public HomeserverNode Hs1 { get; } = new("hs1", listed: true, frontDoor: true);
 
-    public HomeserverNode Hs2 { get; } = new("hs2", listed: true, frontDoor: false);
+    // hs2's proxy deletes orphaned rooms after seconds, not days, when the cleanup step triggers it.
+    public HomeserverNode Hs2 { get; } = new("hs2", listed: true, frontDoor: false) { OrphanedRoomThreshold = TimeSpan.FromSeconds(3) };
 
     public HomeserverNode Hs3 { get; } = new("hs3", listed: false, frontDoor: false);
 
@@ -290,7 +291,7 @@ public sealed class FederationFixture(PostgresFixture postgres) : IAsyncLifetime
             ProxyCaPath: $"{directory}/proxy-ca.pem",
             RegistrationSharedSecret: "e2e-" + Guid.NewGuid().ToString("N"),
             OutboundProxyUrl: $"http://127.0.0.1:{node.OutboundPort}");
-        node.Synapse = await SynapseServer.StartAsync(_chroot!, _runDirectory, node.Name, settings, postgres.ConnectionString!, cancellation);
+        node.Synapse = await SynapseServer.StartAsync(_chroot!, _runDirectory, node.Name, settings, postgres.ConnectionString!, cancellation, node.AdminPassword);
     }
 
     private static async Task WaitUntilReadyAsync(HomeserverNode node, CancellationToken cancellation)

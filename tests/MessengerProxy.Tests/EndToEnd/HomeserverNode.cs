@@ -37,6 +37,14 @@ public sealed class HomeserverNode
     /// </summary>
     public string ServerName => $"{Host}:{ProxyPort}";
 
+    /// <summary>The password of the Synapse admin <c>@admin:…</c>, chosen before anything starts: the proxy logs in with it.</summary>
+    public string AdminPassword { get; } = "admin-" + Guid.NewGuid().ToString("N");
+
+    public string AdminUserId => $"@admin:{ServerName}";
+
+    /// <summary>A short orphaned-room threshold for this node's proxy (the cleanup step); null keeps the default.</summary>
+    public TimeSpan? OrphanedRoomThreshold { get; init; }
+
     /// <summary>Whether the registration service lists this server.</summary>
     public bool Listed { get; }
 
@@ -133,7 +141,16 @@ public static class ProxyConfiguration
             "Outbound:AllowedNetworks:0=127.0.0.0/8",
             // Each proxy's TLS certificate comes from the federation test CA (a public CA in production).
             $"Outbound:TrustedCaPaths:0={Path.Combine(Path.GetDirectoryName(node.Directory)!, "federation-ca.pem")}",
+            // The invite check and the cleanup use Synapse's admin API, logging in as the admin the fixture registers.
+            $"Tim:Admin:User={node.AdminUserId}",
+            $"Tim:Admin:Password={node.AdminPassword}",
+            // The cleanup runs only when a test triggers it (POST /actuator/orphaned-rooms).
+            "Tim:OrphanedRooms:FirstRunDelay=1.00:00:00",
         ]);
+        if (node.OrphanedRoomThreshold is { } threshold)
+        {
+            settings.Add($"Tim:OrphanedRooms:Threshold={threshold.ToString("c", CultureInfo.InvariantCulture)}");
+        }
         for (var i = 0; i < all.Count; i++)
         {
             settings.Add($"Outbound:AllowedPorts:{i}={all[i].ProxyPort}");

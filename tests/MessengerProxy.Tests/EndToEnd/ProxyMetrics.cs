@@ -38,7 +38,8 @@ public static partial class ProxyMetrics
                 "messengerproxy_inbound_requests_total" or "messengerproxy_outbound_requests_total" or "messengerproxy_outbound_tunnels_total"
                     => outcome is not null && s_undelivered.Contains(outcome),
                 "messengerproxy_lowbandwidth_requests_rejected_total" or "messengerproxy_lowbandwidth_handshakes_dropped_total"
-                    or "messengerproxy_lowbandwidth_buffered_bodies_dropped_total" => true,
+                    or "messengerproxy_lowbandwidth_buffered_bodies_dropped_total"
+                    or "messengerproxy_tim_invite_check_failures_total" or "messengerproxy_tim_admin_failures_total" => true,
                 _ => false,
             };
             var value = double.Parse(match.Groups["value"].Value, CultureInfo.InvariantCulture);

@@ -462,6 +462,93 @@ public sealed class RealHomeserverTests(FederationFixture fixture) : IClassFixtu
         Assert.Equal(401, (await GetAsync("/tim-information", alice.AccessToken)).Status);
     }
 
+    [Fact, Step(66)]
+    public async Task InvitePermission_BlockAllSetThroughTheProxy_FederationInviteRefused_ServerExceptionLetsItThrough()
+    {
+        fixture.SkipUnlessRunning();
+        var alice = await fixture.UserAsync(fixture.Hs1, "alice");
+        var bob = await fixture.UserAsync(fixture.Hs2, "bob");
+        var configPath = $"/_matrix/client/v3/user/{Uri.EscapeDataString(bob.UserId)}/account_data/de.gematik.tim.account.permissionconfig.pro.v1";
+        var before = await ProxyMetrics.ScrapeAsync(fixture.Hs2.HealthPort, Ct);
+
+        // Nothing set yet: hs2's proxy answers Synapse's 404 with the default.
+        var unset = await RawAsync(bob, "GET", configPath, null!);
+        Assert.Equal("allow all", unset.GetProperty("defaultSetting").GetString());
+        await RawAsync(bob, "PUT", configPath, new { defaultSetting = "block all" });
+        var room = (await RawAsync(alice, "POST", "/_matrix/client/v3/createRoom", new { name = "invite check" })).GetProperty("room_id").GetString()!;
+
+        // alice's Synapse sends the invite to hs2; hs2's inbound proxy refuses it before its Synapse sees it.
+        var refused = await fixture.RunClientAsync("raw_request", new
+        {
+            ca = fixture.ChrootCaPath, user = FederationFixture.Client(alice), method = "POST",
+            path = $"/_matrix/client/v3/rooms/{Uri.EscapeDataString(room)}/invite", body = new { user_id = bob.UserId },
+        });
+        Assert.True(refused.GetProperty("status").GetInt32() == 403, refused.ToString());
+        var after = await ProxyMetrics.ScrapeAsync(fixture.Hs2.HealthPort, Ct);
+        Assert.True(RuleRefusals(after, "invite-permission") > RuleRefusals(before, "invite-permission"),
+            "hs2's inbound proxy should have refused the federation invite by the permission configuration");
+        Assert.False(await InvitedAsync(bob, room), "bob must never see the refused invite");
+        var hs2Members = await fixture.Hs2.Synapse.AdminAsync(HttpMethod.Get, $"/_synapse/admin/v1/rooms/{Uri.EscapeDataString(room)}/members", cancellationToken: Ct);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, hs2Members.StatusCode);
+
+        // With alice's server excepted, the same invite reaches bob (the write through the proxy drops its cached copy).
+        await RawAsync(bob, "PUT", configPath, new Dictionary<string, object>
+        {
+            ["defaultSetting"] = "block all",
+            ["serverExceptions"] = new Dictionary<string, object> { [fixture.Hs1.ServerName] = new { } },
+        });
+        await RawAsync(alice, "POST", $"/_matrix/client/v3/rooms/{Uri.EscapeDataString(room)}/invite", new { user_id = bob.UserId });
+        Assert.True(await InvitedAsync(bob, room), "bob should see the invite his server exception allows");
+    }
+
+    [Fact, Step(67)]
+    public async Task OrphanedRoomCleanup_DeletesAStateOnlyRoom_KeepsARoomWithAMessage()
+    {
+        fixture.SkipUnlessRunning();
+        var carol = await fixture.UserAsync(fixture.Hs2, "carol");
+        var orphan = (await RawAsync(carol, "POST", "/_matrix/client/v3/createRoom", new { name = "orphan" })).GetProperty("room_id").GetString()!;
+        var kept = (await RawAsync(carol, "POST", "/_matrix/client/v3/createRoom", new { name = "kept" })).GetProperty("room_id").GetString()!;
+        await RawAsync(carol, "PUT", $"/_matrix/client/v3/rooms/{Uri.EscapeDataString(kept)}/send/m.room.message/t1", new { msgtype = "m.text", body = "one message" });
+        // More state after the message: only the whole timeline shows the message.
+        await RawAsync(carol, "PUT", $"/_matrix/client/v3/rooms/{Uri.EscapeDataString(kept)}/state/m.room.topic/", new { topic = "later" });
+
+        // hs2's proxy has a threshold of seconds (FederationFixture): both rooms are past it after this wait.
+        await Task.Delay(fixture.Hs2.OrphanedRoomThreshold!.Value + TimeSpan.FromSeconds(1), Ct);
+        using var client = new HttpClient { Timeout = TimeSpan.FromMinutes(2) };
+        using var run = await client.PostAsync($"http://127.0.0.1:{fixture.Hs2.HealthPort}/actuator/orphaned-rooms", null, Ct);
+        var report = await run.Content.ReadAsStringAsync(Ct);
+
+        Assert.True(run.IsSuccessStatusCode, report);
+        Assert.True(JsonDocument.Parse(report).RootElement.GetProperty("deleted").GetInt32() >= 1, report);
+        using var orphanAfter = await fixture.Hs2.Synapse.AdminAsync(HttpMethod.Get, $"/_synapse/admin/v1/rooms/{Uri.EscapeDataString(orphan)}", cancellationToken: Ct);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, orphanAfter.StatusCode);
+        var keptAfter = await fixture.Hs2.Synapse.AdminGetAsync($"/_synapse/admin/v1/rooms/{Uri.EscapeDataString(kept)}", Ct);
+        Assert.Equal(kept, keptAfter.GetProperty("room_id").GetString());
+    }
+
+    /// <summary>Whether the user's sync lists an invite to the room (waiting a while for federation to deliver it).</summary>
+    private async Task<bool> InvitedAsync(MatrixUser user, string roomId)
+    {
+        for (var attempt = 0; attempt < 20; attempt++)
+        {
+            // Synapse caches an initial sync's answer for a while, per request: an inline filter of its own makes each one new.
+            var filter = Uri.EscapeDataString(JsonSerializer.Serialize(new
+            {
+                room = new { timeline = new { limit = attempt + 1 } },
+                presence = new { not_types = new[] { "x" + Guid.NewGuid().ToString("N") } },
+            }));
+            var sync = await RawAsync(user, "GET", $"/_matrix/client/v3/sync?timeout=0&filter={filter}", null!);
+            if (sync.TryGetProperty("rooms", out var rooms) && rooms.TryGetProperty("invite", out var invites) && invites.TryGetProperty(roomId, out _))
+            {
+                return true;
+            }
+
+            await Task.Delay(500, Ct);
+        }
+
+        return false;
+    }
+
     private async Task<JsonElement> RawAsync(MatrixUser user, string method, string path, object body)
     {
         var answer = await fixture.RunClientAsync("raw_request", new { ca = fixture.ChrootCaPath, user = FederationFixture.Client(user), method, path, body });

@@ -72,7 +72,8 @@ public sealed class SynapseServer : IAsyncDisposable
 
     /// <summary>Writes the configuration into <paramref name="hostDirectory"/> (seen as <paramref name="chrootDirectory"/>) and starts Synapse.</summary>
     public static async Task<SynapseServer> StartAsync(
-        SynapseChroot chroot, string runDirectory, string name, SynapseSubstitutions settings, string postgresConnectionString, CancellationToken cancellationToken)
+        SynapseChroot chroot, string runDirectory, string name, SynapseSubstitutions settings, string postgresConnectionString, CancellationToken cancellationToken,
+        string? adminPassword = null)
     {
         var hostDirectory = Path.Combine(runDirectory, name);
         Directory.CreateDirectory(Path.Combine(hostDirectory, "media_store"));
@@ -106,16 +107,16 @@ public sealed class SynapseServer : IAsyncDisposable
             ["python3", "-m", "synapse.app.homeserver", "--config-path", $"{settings.ConfigDirectory}/homeserver.yaml"],
             SynapseConfiguration.Environment(settings), Append, Append);
         await server.WaitUntilHealthyAsync(cancellationToken);
-        server.Admin = await server.RegisterAsync("admin", admin: true, cancellationToken);
+        server.Admin = await server.RegisterAsync("admin", admin: true, cancellationToken, adminPassword);
         return server;
     }
 
     public string UserId(string localpart) => $"@{localpart}:{ServerName}";
 
     /// <summary>Registers a user through the shared-secret admin API and lifts its rate limits (the tests act faster than people).</summary>
-    public async Task<MatrixUser> RegisterAsync(string localpart, bool admin = false, CancellationToken cancellationToken = default)
+    public async Task<MatrixUser> RegisterAsync(string localpart, bool admin = false, CancellationToken cancellationToken = default, string? password = null)
     {
-        var password = "pw-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
+        password ??= "pw-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
         var nonce = (await Direct.GetFromJsonAsync<JsonObject>("/_synapse/admin/v1/register", cancellationToken))!["nonce"]!.GetValue<string>();
         var mac = HMACSHA1.HashData(
             Encoding.UTF8.GetBytes(_secret), Encoding.UTF8.GetBytes($"{nonce}\0{localpart}\0{password}\0{(admin ? "admin" : "notadmin")}"));

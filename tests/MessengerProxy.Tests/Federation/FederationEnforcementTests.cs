@@ -38,6 +38,8 @@ public sealed class FederationEnforcementTests : IAsyncLifetime
             $"Federation:ServerName={Own}",
             $"Federation:CacheFile={CacheFile}",
             "Federation:PollInterval=01:00:00",
+            // Invite permissions need an admin API; InvitePermissionTests has a stand-in homeserver with one.
+            "Tim:InviteCheck=Client",
             .. extra,
         ]);
 

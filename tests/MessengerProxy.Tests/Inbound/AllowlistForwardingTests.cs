@@ -9,7 +9,8 @@ namespace MessengerProxy.Tests.Inbound;
 /// Every endpoint of the v1.11 table, with awkward but legal parameters, reaches the homeserver untouched,
 /// with every policy on (federation list enforced, X-Matrix from a listed origin where the spec asks for it). The
 /// endpoints whose requests the TIM rulebook answers itself or changes on purpose (its overrides, createRoom's
-/// room version, the redaction window's look-up) are checked with the rulebook off; TimRulesTests covers them on.
+/// room version, the redaction window's look-up, federation invites and their permission check) are checked with the
+/// rulebook off; TimRulesTests and InvitePermissionTests cover them on.
 /// </summary>
 public sealed class AllowlistForwardingTests : IClassFixture<ProxyFixture.Federated>, IClassFixture<AllowlistForwardingTests.FederatedWithoutTim>
 {
@@ -50,7 +51,8 @@ public sealed class AllowlistForwardingTests : IClassFixture<ProxyFixture.Federa
         foreach (var endpoint in EndpointTable.LoadMatrixV111().Endpoints.Where(e => !s_answeredLocally.Contains(e.Template.Text)))
         {
             var traits = s_underTim[endpoint.ToString()].Traits;
-            if ((traits.Override is not null || traits.TimContent is TimContent.CreateRoom or TimContent.Redaction) == changedByTim)
+            if ((traits.Override is not null || traits.TimContent is TimContent.CreateRoom or TimContent.Redaction
+                || traits.TimInvite is TimInvitePoint.FederationV1 or TimInvitePoint.FederationV2) == changedByTim)
             {
                 data.Add(endpoint.Method, endpoint.Template.Text, false);
                 data.Add(endpoint.Method, endpoint.Template.Text, true);

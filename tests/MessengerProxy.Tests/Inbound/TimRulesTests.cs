@@ -574,12 +574,13 @@ public sealed class TimRulesTests(TimRulesTests.Fixture fixture) : IClassFixture
             Upstream = await RecordingUpstream.StartAsync();
             Upstream.Respond = RespondAsync;
             var clock = Clock;
+            // Invite permissions need an admin API and whoami; InvitePermissionTests has a stand-in with both.
             Proxy = await ProxyHost.StartAsync(Upstream.BaseUri.ToString().TrimEnd('/'), b =>
             {
                 b.Services.AddSingleton<TimeProvider>(clock);
                 b.Logging.AddProvider(Logs);
                 b.Logging.SetMinimumLevel(LogLevel.Debug);
-            });
+            }, "Tim:InviteCheck=Client");
         }
 
         public static Task<ProxyHost> StartWithClockAsync(RecordingUpstream upstream, out ManualTimeProvider clock)

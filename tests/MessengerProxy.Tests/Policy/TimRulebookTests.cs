@@ -30,6 +30,33 @@ public sealed class TimRulebookTests
     }
 
     [Fact]
+    public void InviteAndAccountHookEndpoints_AreTableRows()
+    {
+        var rows = s_spec.Endpoints.Select(e => e.ToString()).ToHashSet();
+
+        Assert.All(TimRulebook.InviteAndAccountEndpoints, e => Assert.Contains($"{e.Method} {e.Template}", rows));
+    }
+
+    [Fact]
+    public void InvitePoints_AreTraits_OffWithTheirRule()
+    {
+        var on = s_spec.WithTim(AllOn()).Endpoints.ToDictionary(e => e.ToString());
+        var off = s_spec.WithTim(new TimRulebook(TimOverrideTable.Load(), TimRules.All.Where(r => r != TimRules.InvitePermission))).Endpoints.ToDictionary(e => e.ToString());
+
+        Assert.Equal(TimInvitePoint.FederationV1, on["PUT /_matrix/federation/v1/invite/{roomId}/{eventId}"].Traits.TimInvite);
+        Assert.Equal(TimInvitePoint.FederationV2, on["PUT /_matrix/federation/v2/invite/{roomId}/{eventId}"].Traits.TimInvite);
+        Assert.Equal(TimInvitePoint.ClientInvite, on["POST /_matrix/client/v3/rooms/{roomId}/invite"].Traits.TimInvite);
+        Assert.Equal(TimInvitePoint.CreateRoom, on["POST /_matrix/client/v3/createRoom"].Traits.TimInvite);
+        Assert.Equal(TimAccountHook.PermissionConfigRead, on["GET /_matrix/client/v3/user/{userId}/account_data/{type}"].Traits.TimAccount);
+        Assert.Equal(TimAccountHook.LogoutAll, on["POST /_matrix/client/v3/logout/all"].Traits.TimAccount);
+        Assert.Equal(TimInvitePoint.None, on["PUT /_matrix/federation/v1/send/{txnId}"].Traits.TimInvite);
+        Assert.Equal(TimInvitePoint.None, off["PUT /_matrix/federation/v2/invite/{roomId}/{eventId}"].Traits.TimInvite);
+        Assert.Equal(TimAccountHook.None, off["POST /_matrix/client/v3/logout"].Traits.TimAccount);
+        // The default answer is a rule of its own, so Client mode keeps it.
+        Assert.Equal(TimAccountHook.PermissionConfigRead, off["GET /_matrix/client/v3/user/{userId}/account_data/{type}"].Traits.TimAccount);
+    }
+
+    [Fact]
     public void Overrides_BecomeTraits()
     {
         var table = s_spec.WithTim(AllOn()).Endpoints.ToDictionary(e => e.ToString());

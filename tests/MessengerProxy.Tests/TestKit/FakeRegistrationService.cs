@@ -21,6 +21,9 @@ public sealed class FakeRegistrationService : IAsyncDisposable
 
     public string Url => _server.BaseUri.ToString().TrimEnd('/');
 
+    /// <summary>Domains listed with <c>isInsurance: true</c> (all others false).</summary>
+    public HashSet<string> Insurances { get; } = new(StringComparer.OrdinalIgnoreCase);
+
     /// <summary>When false the service answers 503.</summary>
     public bool Available { get; set; } = true;
 
@@ -85,7 +88,7 @@ public sealed class FakeRegistrationService : IAsyncDisposable
         }
 
         var body = new StringBuilder($"{{\"version\":{version},\"domainList\":[");
-        body.AppendJoin(',', domains.Select(d => $"{{\"domain\":\"{d}\",\"telematikID\":\"t-{d}\",\"isInsurance\":false,\"ik\":[]}}"));
+        body.AppendJoin(',', domains.Select(d => $"{{\"domain\":\"{d}\",\"telematikID\":\"t-{d}\",\"isInsurance\":{(Insurances.Contains(d) ? "true" : "false")},\"ik\":[]}}"));
         body.Append("]}");
         context.Response.ContentType = "application/json";
         await context.Response.WriteAsync(body.ToString());

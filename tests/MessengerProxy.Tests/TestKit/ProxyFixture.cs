@@ -38,6 +38,8 @@ public class ProxyFixture : IAsyncLifetime
         [
             $"Federation:RegistrationServiceUrl={Registration.Url}",
             $"Federation:ServerName={OwnServerName}",
+            // Invite permissions need an admin API; InvitePermissionTests has a stand-in homeserver with one.
+            "Tim:InviteCheck=Client",
         ];
 
         public override async ValueTask DisposeAsync()

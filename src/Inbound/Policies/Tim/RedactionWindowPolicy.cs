@@ -1,20 +1,17 @@
 using System.Text.Json;
+using MessengerProxy.Pipeline.Http;
 using MessengerProxy.Hosting.Io;
 using MessengerProxy.Inbound.Configuration;
 using MessengerProxy.Inbound.Diagnostics;
 using MessengerProxy.Inbound.Forwarding;
+using MessengerProxy.Inbound.Homeserver;
 using MessengerProxy.Inbound.Pipeline;
-using MessengerProxy.Pipeline.Forwarding;
-using MessengerProxy.Pipeline.Http;
-using MessengerProxy.Pipeline;
-using MessengerProxy.Policy.Endpoints;
 using MessengerProxy.Policy;
+using MessengerProxy.Policy.Endpoints;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
-using Yarp.ReverseProxy.Forwarder;
 
 namespace MessengerProxy.Inbound.Policies.Tim;
 
@@ -26,40 +23,30 @@ namespace MessengerProxy.Inbound.Policies.Tim;
 /// 404, an unknown token) its answer is relayed as it is, and the redaction is not sent. An unreachable homeserver
 /// is 502, a silent one 504; an answer without a usable timestamp 502.
 /// </summary>
-internal sealed class RedactionWindowPolicy : IInboundPolicy, IDisposable
+internal sealed class RedactionWindowPolicy : IInboundPolicy
 {
+
     // An event is at most 64 KiB (the PDU limit), plus what the homeserver adds in "unsigned".
     private const int MaxEventBytes = 1024 * 1024;
 
-    private static readonly UriCreationOptions s_rawUri = new() { DangerousDisablePathAndQueryCanonicalization = true };
-
-    // From the inbound upstream client factory, like the forwarder's: same pool settings, same 101 guard.
-    private readonly HttpMessageInvoker _client;
-    private readonly TimeSpan _timeout;
-    private readonly ForwardedHeaders _forwarded;
+    private readonly CallerRequests _requests;
     private readonly TimeProvider _time;
     private readonly InboundMetrics _metrics;
     private readonly ILogger _logger;
-    private readonly string _homeserver;
     private readonly long _windowMilliseconds;
     private readonly MatrixError _tooOld;
 
     public RedactionWindowPolicy(
-        [FromKeyedServices(PipelineDirection.Inbound)] IForwarderHttpClientFactory clients,
-        IOptions<InboundOptions> inbound,
+        CallerRequests requests,
         IOptions<TimOptions> tim,
-        ForwardedHeaders forwarded,
         TimeProvider time,
         InboundMetrics metrics,
         ILogger<RedactionWindowPolicy> logger)
     {
-        _client = UpstreamHttpClientFactory.CreateClient(clients);
-        _timeout = inbound.Value.UpstreamTimeout;
-        _forwarded = forwarded;
+        _requests = requests;
         _time = time;
         _metrics = metrics;
         _logger = logger;
-        _homeserver = inbound.Value.HomeserverUrl.TrimEnd('/');
         var window = tim.Value.RedactionWindow;
         _windowMilliseconds = (long)window.TotalMilliseconds;
         _tooOld = new MatrixError(403, MatrixErrorCode.Forbidden, $"Events older than {Describe(window)} cannot be redacted");
@@ -89,57 +76,25 @@ internal sealed class RedactionWindowPolicy : IInboundPolicy, IDisposable
         template.TryGetParameter(request.Target.Path, "eventId", out var eventId);
 
         // The identifiers stay as the client encoded them: the homeserver decodes them as it does for the redaction.
-        using var lookup = new HttpRequestMessage(HttpMethod.Get, new Uri($"{_homeserver}/_matrix/client/v3/rooms/{roomId}/event/{eventId}{TokenQuery(request)}", s_rawUri));
-        if (context.Request.Headers[HeaderNames.Authorization] is [{ } authorization])
+        var answer = await _requests.GetAsync(context, $"/_matrix/client/v3/rooms/{roomId}/event/{eventId}{TokenQuery(request)}",
+            CallerRequests.Authorization(context), MaxEventBytes, "an event");
+        if (answer.Failure is { } failure)
         {
-            lookup.Headers.TryAddWithoutValidation(HeaderNames.Authorization, authorization);
+            return Failed(answer.Reason!, failure);
         }
 
-        await _forwarded.ApplyAsync(context, lookup, headersCopied: false, context.RequestAborted);
-
-        HttpResponseMessage response;
-        try
+        if (!answer.IsSuccess)
         {
-            // The invoker returns once the head is read; the timeout covers that wait, as HttpClient's did.
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
-            timeout.CancelAfter(_timeout);
-            response = await _client.SendAsync(lookup, timeout.Token);
-        }
-        catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
-        {
-            return Failed("the homeserver did not answer in time", 504, "The homeserver did not answer in time");
-        }
-        catch (HttpRequestException ex)
-        {
-            return Failed(ExceptionChains.Innermost(ex), 502, "The homeserver is unreachable or sent an invalid response");
+            return Relay(answer.Status, answer.ContentType, answer.Body);
         }
 
-        using (response)
+        if (!TryReadTimestamp(answer.Body, out var originServerTs))
         {
-            ReadOnlyMemory<byte> body;
-            try
-            {
-                await using var stream = await response.Content.ReadAsStreamAsync(context.RequestAborted);
-                body = await BoundedRead.ToEndAsync(stream, MaxEventBytes, "the event", response.Content.Headers.ContentLength, context.RequestAborted);
-            }
-            catch (Exception ex) when (ex is FormatException or IOException or HttpRequestException)
-            {
-                return Failed(ex.Message, 502, "The homeserver sent an event the proxy could not read");
-            }
-
-            if (!response.IsSuccessStatusCode)
-            {
-                return Relay((int)response.StatusCode, response.Content.Headers.ContentType, body);
-            }
-
-            if (!TryReadTimestamp(body, out var originServerTs))
-            {
-                return Failed("the event has no origin_server_ts", 502, "The homeserver sent an event the proxy could not read");
-            }
-
-            var age = _time.GetUtcNow().ToUnixTimeMilliseconds() - originServerTs;
-            return age > _windowMilliseconds ? _tooOld : null;
+            return Failed("the event has no origin_server_ts", new MatrixError(502, MatrixErrorCode.Unknown, "The homeserver sent an event the proxy could not read"));
         }
+
+        var age = _time.GetUtcNow().ToUnixTimeMilliseconds() - originServerTs;
+        return age > _windowMilliseconds ? _tooOld : null;
     }
 
     /// <summary>The caller's token from the query, when that is where it came (Synapse reads it from either place).</summary>
@@ -154,40 +109,17 @@ internal sealed class RedactionWindowPolicy : IInboundPolicy, IDisposable
         return tokens.Count == 0 ? string.Empty : "?access_token=" + Uri.EscapeDataString(tokens[0]);
     }
 
-    private MatrixError Failed(string reason, int status, string message)
+    private MatrixError Failed(string reason, MatrixError error)
     {
         _metrics.UpstreamError("event_lookup");
-        Log.EventLookupFailed(_logger, TimRules.RedactionWindow.Name, reason, status);
-        return new MatrixError(status, MatrixErrorCode.Unknown, message);
+        Log.EventLookupFailed(_logger, TimRules.RedactionWindow.Name, reason, error.StatusCode);
+        return error;
     }
 
     // The homeserver's own refusal (403 not in the room, 404 no such event, 401 unknown token, 429) is what the
     // redaction itself would have got: relayed as it is when it is a Matrix error, summarised otherwise.
-    private static MatrixError Relay(int status, System.Net.Http.Headers.MediaTypeHeaderValue? contentType, ReadOnlyMemory<byte> body)
-    {
-        if (contentType?.MediaType == "application/json" && ReadErrcode(body) is { } errcode)
-        {
-            return new MatrixError(status, errcode, "relayed from the homeserver") { RelayedBody = body.ToArray() };
-        }
-
-        return new MatrixError(status, status == 404 ? MatrixErrorCode.NotFound : MatrixErrorCode.Unknown, "The homeserver did not show the event to redact");
-    }
-
-    private static string? ReadErrcode(ReadOnlyMemory<byte> body)
-    {
-        try
-        {
-            using var document = JsonDocument.Parse(body, BufferedRequestBody.DocumentOptions);
-            return document.RootElement.ValueKind == JsonValueKind.Object
-                && document.RootElement.TryGetProperty("errcode", out var errcode) && errcode.ValueKind == JsonValueKind.String
-                ? errcode.GetString()
-                : null;
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
+    private static MatrixError Relay(int status, System.Net.Http.Headers.MediaTypeHeaderValue? contentType, ReadOnlyMemory<byte> body) =>
+        HomeserverAnswers.Relay(status, contentType?.MediaType, body, "The homeserver did not show the event to redact");
 
     private static bool TryReadTimestamp(ReadOnlyMemory<byte> body, out long originServerTs)
     {
@@ -208,6 +140,4 @@ internal sealed class RedactionWindowPolicy : IInboundPolicy, IDisposable
 
     private static string Describe(TimeSpan window) =>
         window.TotalHours >= 1 && window.TotalHours == Math.Floor(window.TotalHours) ? $"{window.TotalHours:0} hours" : $"{window.TotalMinutes:0.#} minutes";
-
-    public void Dispose() => _client.Dispose();
 }
