@@ -48,7 +48,7 @@ public class LookupBenchmarks
         ServerNames.TryGetHost("host54300.example-provider.de:8448", out var host) && _list.TryGetEntry(host, out var entry) && entry.IsInsurance;
 
     [Benchmark(Description = "build a new 100k list (off the request path)")]
-    public FederationList Build() => Lists.Create(Domains, version: 2);
+    public int Build() => Lists.Create(Domains, version: 2).Count;
 }
 
 internal static class Lists

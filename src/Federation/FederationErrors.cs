@@ -5,7 +5,7 @@ using Microsoft.Extensions.Primitives;
 namespace MessengerProxy.Federation;
 
 /// <summary>The answers for federation refusals, shared by the inbound policies and the outbound proxy.</summary>
-public static class FederationErrors
+internal static class FederationErrors
 {
     /// <returns>Null when allowed, otherwise the refusal naming the domain.</returns>
     public static MatrixError? For(FederationCheck check, string serverName, string what) => check.Verdict switch

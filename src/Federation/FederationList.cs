@@ -7,7 +7,7 @@ namespace MessengerProxy.Federation;
 /// An immutable version of the federation list. Look-ups are O(1), case-insensitive and allocation-free
 /// (on spans); a new version is built aside and swapped in with one reference assignment.
 /// </summary>
-public sealed class FederationList
+internal sealed class FederationList
 {
     private readonly FrozenDictionary<string, FederationDomain> _entries;
     private readonly FrozenDictionary<string, FederationDomain>.AlternateLookup<ReadOnlySpan<char>> _lookup;

@@ -8,7 +8,7 @@ using Microsoft.Extensions.Options;
 
 namespace MessengerProxy.Federation;
 
-public enum FederationVerdict
+internal enum FederationVerdict
 {
     Allowed,
 
@@ -22,7 +22,7 @@ public enum FederationVerdict
     InvalidServerName,
 }
 
-public readonly record struct FederationCheck(FederationVerdict Verdict, string Detail);
+internal readonly record struct FederationCheck(FederationVerdict Verdict, string Detail);
 
 /// <summary>
 /// The proxy's federation list: the current version in memory (swapped atomically, never locked for
@@ -30,7 +30,7 @@ public readonly record struct FederationCheck(FederationVerdict Verdict, string 
 /// domain (at most once per interval, concurrent callers awaiting the same refresh), persisted as the last
 /// good copy, and considered unusable once not confirmed for longer than the maximum age.
 /// </summary>
-public sealed partial class FederationListCache
+internal sealed partial class FederationListCache
 {
     public const string HttpClientName = "MessengerProxy.Registration";
     public const string MeterName = "MessengerProxy.Federation";

@@ -9,7 +9,7 @@ namespace MessengerProxy.Federation;
 /// the time the registration service last confirmed it, so a restart knows how old the copy really is.
 /// Both are replaced atomically (write aside, flush, rename).
 /// </summary>
-public sealed class FederationListFile
+internal sealed class FederationListFile
 {
     private readonly string _path;
     private readonly string _metaPath;

@@ -1,7 +1,7 @@
 namespace MessengerProxy.Federation;
 
 /// <summary>Settings of the proxy's federation checks (configuration section <c>Federation</c>).</summary>
-public sealed class FederationOptions
+internal sealed class FederationOptions
 {
     public const string SectionName = "Federation";
 

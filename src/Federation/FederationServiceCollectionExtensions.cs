@@ -7,7 +7,7 @@ using Microsoft.Extensions.Options;
 
 namespace MessengerProxy.Federation;
 
-public static class FederationServiceCollectionExtensions
+internal static class FederationServiceCollectionExtensions
 {
     /// <summary>Registers the federation list (cache, poller, persisted copy) and its readiness checks.</summary>
     public static IServiceCollection AddFederationList(this IServiceCollection services, IConfiguration configuration)

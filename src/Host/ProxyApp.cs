@@ -19,7 +19,7 @@ using Microsoft.Extensions.Options;
 namespace MessengerProxy.Host;
 
 /// <summary>Composition root: configuration, services, listeners and the per-listener pipelines.</summary>
-public static class ProxyApp
+internal static class ProxyApp
 {
     /// <summary>Short command-line switches for the settings a first run needs.</summary>
     private static readonly Dictionary<string, string> s_switches = new(StringComparer.Ordinal)

@@ -20,7 +20,7 @@ using Microsoft.Extensions.Options;
 
 namespace MessengerProxy.Inbound;
 
-public static class InboundServiceCollectionExtensions
+internal static class InboundServiceCollectionExtensions
 {
     /// <summary>Registers the inbound proxy with options bound from configuration and validated at start-up.</summary>
     public static IServiceCollection AddInboundProxy(this IServiceCollection services, IConfiguration configuration)

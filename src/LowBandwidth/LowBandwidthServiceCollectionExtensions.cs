@@ -14,7 +14,7 @@ using Microsoft.Extensions.Options;
 
 namespace MessengerProxy.LowBandwidth;
 
-public static class LowBandwidthServiceCollectionExtensions
+internal static class LowBandwidthServiceCollectionExtensions
 {
     /// <summary>Registers the MSC3079 front door; it runs when <c>LowBandwidth:Enabled</c> is true.</summary>
     public static IServiceCollection AddLowBandwidthFrontDoor(this IServiceCollection services, IConfiguration configuration)

@@ -20,7 +20,7 @@ using Microsoft.Extensions.Options;
 
 namespace MessengerProxy.Outbound;
 
-public static class OutboundServiceCollectionExtensions
+internal static class OutboundServiceCollectionExtensions
 {
     /// <summary>Registers the outbound forward proxy with options bound from configuration and validated at start-up.</summary>
     public static IServiceCollection AddOutboundProxy(this IServiceCollection services, IConfiguration configuration)

@@ -9,7 +9,7 @@ namespace MessengerProxy.Persistence;
 /// (SQLSTATE classes 08, 53, 57P0x and the like). Repeating the same request later can succeed, so callers
 /// answer 503 instead of 500. EF Core and the stores may wrap the Npgsql exception, so the whole chain is read.
 /// </summary>
-public static class DatabaseFailures
+internal static class DatabaseFailures
 {
     public static bool IsUnavailable(Exception exception)
     {

@@ -6,7 +6,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace MessengerProxy.Persistence;
 
-public static class PersistenceServiceCollectionExtensions
+internal static class PersistenceServiceCollectionExtensions
 {
     /// <summary>Registers the registration service's database (PostgreSQL via Npgsql) and its stores.</summary>
     public static IServiceCollection AddRegistrationPersistence(this IServiceCollection services, Func<IServiceProvider, string> connectionString)

@@ -4,7 +4,7 @@ using Microsoft.EntityFrameworkCore;
 namespace MessengerProxy.Persistence;
 
 /// <summary>The registration service's database. Table and column names are snake_case for operators reading SQL.</summary>
-public sealed class RegistrationDbContext : DbContext
+internal sealed class RegistrationDbContext : DbContext
 {
     public RegistrationDbContext(DbContextOptions<RegistrationDbContext> options)
         : base(options)

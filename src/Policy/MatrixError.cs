@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace MessengerProxy.Policy;
 
 /// <summary>Error codes of the Matrix spec used by the proxy's own answers.</summary>
-public static class MatrixErrorCode
+internal static class MatrixErrorCode
 {
     public const string Unrecognized = "M_UNRECOGNIZED";
     public const string NotFound = "M_NOT_FOUND";
@@ -20,7 +20,7 @@ public static class MatrixErrorCode
 }
 
 /// <summary>An answer the proxy gives itself, in the spec's standard error format.</summary>
-public sealed record MatrixError(int StatusCode, string ErrorCode, string Message)
+internal sealed record MatrixError(int StatusCode, string ErrorCode, string Message)
 {
     public static MatrixError UnknownEndpoint { get; } =
         new(404, MatrixErrorCode.Unrecognized, "Unrecognized request: not a Matrix v1.11 endpoint served here");

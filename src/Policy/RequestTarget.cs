@@ -24,7 +24,7 @@ public enum RequestTargetError
 /// decoded or normalised: federation signatures cover these bytes, so they are matched and forwarded
 /// as they are.
 /// </summary>
-public readonly struct RequestTarget
+internal readonly struct RequestTarget
 {
     private RequestTarget(string raw, int pathLength)
     {

@@ -20,7 +20,7 @@ using Microsoft.Extensions.Options;
 namespace MessengerProxy.Registration;
 
 /// <summary>Composition root of the registration service.</summary>
-public static class RegistrationApp
+internal static class RegistrationApp
 {
     public const string ApiListener = "Api";
     public const string HealthListener = "Health";

@@ -1,7 +1,7 @@
 namespace MessengerProxy.Host.Configuration;
 
 /// <summary>Settings of the health and metrics listener (configuration section <c>Health</c>).</summary>
-public sealed class HealthOptions
+internal sealed class HealthOptions
 {
     public const string SectionName = "Health";
 

@@ -3,7 +3,7 @@ using System.Net;
 namespace MessengerProxy.Hosting.Configuration;
 
 /// <summary>Checks shared by the options validators of the proxy and the registration service.</summary>
-public static class ConfigurationChecks
+internal static class ConfigurationChecks
 {
     public static bool TryParseHttpBaseUrl(string value, out Uri uri, out string why, bool allowPath = false)
     {

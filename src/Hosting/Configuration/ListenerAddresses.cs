@@ -3,7 +3,7 @@ using System.Net;
 namespace MessengerProxy.Hosting.Configuration;
 
 /// <summary>The accepted spellings of a listener's bind address.</summary>
-public static class ListenerAddresses
+internal static class ListenerAddresses
 {
     /// <summary><c>*</c> (or empty) is the dual-stack any-address, <c>localhost</c> the IPv4 loopback, otherwise an IP literal; null when invalid.</summary>
     public static IPAddress? Parse(string? address) => address switch

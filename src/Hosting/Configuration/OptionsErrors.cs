@@ -12,7 +12,7 @@ namespace MessengerProxy.Hosting.Configuration;
 /// <c>Registration:Vzd:PollInterval must be positive (got 00:00:00)</c>. The expression must start at the options
 /// object (its first name is replaced by the section); the <c>…At</c> variants take keys computed at run time.
 /// </summary>
-public sealed class OptionsErrors
+internal sealed class OptionsErrors
 {
     private readonly List<string> _messages = [];
 

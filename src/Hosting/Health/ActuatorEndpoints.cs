@@ -9,7 +9,7 @@ using Prometheus;
 namespace MessengerProxy.Hosting.Health;
 
 /// <summary>The pipeline of a health port: probes under the TIM reference's actuator paths, and metrics.</summary>
-public static class ActuatorEndpoints
+internal static class ActuatorEndpoints
 {
     public const string LiveTag = "live";
     public const string ReadyTag = "ready";

@@ -6,7 +6,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 namespace MessengerProxy.Hosting.Health;
 
 /// <summary>Writes a health report as JSON naming every dependency with its state.</summary>
-public static class HealthResponseWriter
+internal static class HealthResponseWriter
 {
     // Health output is read by people and monitoring, never embedded in HTML: no need to escape '+' or '<'.
     private static readonly JsonWriterOptions s_writerOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };

@@ -24,7 +24,7 @@ namespace MessengerProxy.Hosting.Health;
 /// A changed level returns to the configured one after <c>Health:LogLevels:ResetAfter</c>. Unknown level names and
 /// malformed categories are 400 (the reference makes an unknown name DEBUG).
 /// </summary>
-public sealed partial class LogLevelEndpoints : IActuatorEndpoint
+internal sealed partial class LogLevelEndpoints : IActuatorEndpoint
 {
     public const string BasePath = "/actuator/logging";
 
@@ -210,7 +210,7 @@ public sealed partial class LogLevelEndpoints : IActuatorEndpoint
     private static partial void LogResetNow(ILogger logger, string target, int removed);
 }
 
-public static class LogLevelServiceCollectionExtensions
+internal static class LogLevelServiceCollectionExtensions
 {
     /// <summary>Runtime log levels for the health port (<see cref="LogLevelEndpoints"/>).</summary>
     public static IServiceCollection AddRuntimeLogLevels(this IServiceCollection services, IConfiguration configuration)

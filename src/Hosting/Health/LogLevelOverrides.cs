@@ -6,7 +6,7 @@ using Microsoft.Extensions.Primitives;
 namespace MessengerProxy.Hosting.Health;
 
 /// <summary>Runtime log levels of the health port (configuration section <c>Health:LogLevels</c>).</summary>
-public sealed class LogLevelOptions
+internal sealed class LogLevelOptions
 {
     public const string SectionName = "Health:LogLevels";
 
@@ -21,7 +21,7 @@ public sealed class LogLevelOptions
 }
 
 /// <summary>One level set at run time; <see cref="Category"/> is null for the root.</summary>
-public sealed record LogLevelOverride(string? Category, LogLevel Level, DateTimeOffset ResetAt);
+internal sealed record LogLevelOverride(string? Category, LogLevel Level, DateTimeOffset ResetAt);
 
 /// <summary>
 /// Levels changed at run time, laid over the configured <c>Logging</c> rules. The logger factory re-reads its
@@ -32,7 +32,7 @@ public sealed record LogLevelOverride(string? Category, LogLevel Level, DateTime
 /// configured level of its own keeps it under a root change. Each override has a timer (the process's
 /// <see cref="TimeProvider"/>) that removes it after <see cref="LogLevelOptions.ResetAfter"/>.
 /// </summary>
-public sealed partial class LogLevelOverrides : IConfigureOptions<LoggerFilterOptions>, IOptionsChangeTokenSource<LoggerFilterOptions>, IDisposable
+internal sealed partial class LogLevelOverrides : IConfigureOptions<LoggerFilterOptions>, IOptionsChangeTokenSource<LoggerFilterOptions>, IDisposable
 {
     // The logger factory depends on these filter options, so loggers are resolved when needed, not injected.
     private readonly IServiceProvider _services;

@@ -1,7 +1,7 @@
 namespace MessengerProxy.Hosting.Io;
 
 /// <summary>Reads small documents from other services without trusting them to be small.</summary>
-public static class BoundedRead
+internal static class BoundedRead
 {
     /// <summary>
     /// Reads <paramref name="stream"/> to its end. More than <paramref name="limit"/> bytes, declared

@@ -4,7 +4,7 @@ namespace MessengerProxy.Hosting.Listeners;
 /// Set on every connection by the listener that accepted it, so each request is dispatched by where it
 /// arrived rather than by its Host header (which the client controls).
 /// </summary>
-public sealed class ListenerFeature
+internal sealed class ListenerFeature
 {
     public ListenerFeature(string name) => Name = name;
 

@@ -9,7 +9,7 @@ namespace MessengerProxy.Hosting.Listeners;
 /// Opens named Kestrel listeners and remembers them, so the ports actually bound (port 0 in tests) can be
 /// read back and requests dispatched by listener.
 /// </summary>
-public sealed class ListenerRegistry
+internal sealed class ListenerRegistry
 {
     private readonly Dictionary<string, ListenOptions> _listeners = new(StringComparer.Ordinal);
 

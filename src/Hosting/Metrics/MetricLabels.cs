@@ -1,7 +1,7 @@
 namespace MessengerProxy.Hosting.Metrics;
 
 /// <summary>Label values shared by the proxies' metrics.</summary>
-public static class MetricLabels
+internal static class MetricLabels
 {
     /// <summary><c>2xx</c>, <c>4xx</c>, …: few values, so the label set stays small.</summary>
     public static string StatusClass(int statusCode) => statusCode switch

@@ -9,7 +9,7 @@ namespace MessengerProxy.Hosting.Metrics;
 /// prometheus-net's exporter (<see cref="Health.ActuatorEndpoints"/>) to serve. The registry belongs to
 /// the host, so several hosts in one process do not mix.
 /// </summary>
-public sealed class PrometheusExporter : IDisposable
+internal sealed class PrometheusExporter : IDisposable
 {
     private static readonly double[] s_latencyBuckets =
         [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];

@@ -7,7 +7,7 @@ using Microsoft.Extensions.Options;
 namespace MessengerProxy.Hosting.Startup;
 
 /// <summary>Runs a service so that anything that stops it from starting ends the process with one readable line.</summary>
-public static class ServiceRunner
+internal static class ServiceRunner
 {
     /// <summary>
     /// Keeps the host's own "failed to start" log (with its stack trace) quiet until start-up is over; the

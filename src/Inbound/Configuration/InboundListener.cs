@@ -4,7 +4,7 @@ namespace MessengerProxy.Inbound.Configuration;
 
 /// <summary>One public listener of the inbound proxy as it is opened: from <c>Inbound:Listeners:N</c>, or the single one of <c>Inbound:Port</c>.</summary>
 /// <param name="Name">The configuration key it comes from (<c>Inbound</c> or <c>Inbound:Listeners:N</c>); names the listener in logs.</param>
-public sealed record InboundListener(string Name, string BindAddress, int Port, string? TlsCertificatePath, string? TlsKeyPath, ListenerApis Apis)
+internal sealed record InboundListener(string Name, string BindAddress, int Port, string? TlsCertificatePath, string? TlsKeyPath, ListenerApis Apis)
 {
     /// <summary>The name of the listener configured by the single-listener keys (<c>Inbound:Port</c>, …).</summary>
     public const string SingleListenerName = InboundOptions.SectionName;

@@ -1,7 +1,7 @@
 namespace MessengerProxy.Inbound.Configuration;
 
 /// <summary>One public listener of the inbound proxy (configuration <c>Inbound:Listeners:N</c>).</summary>
-public sealed class InboundListenerOptions
+internal sealed class InboundListenerOptions
 {
     /// <summary>TCP port; required (<c>0</c> = any free port).</summary>
     public int? Port { get; set; }

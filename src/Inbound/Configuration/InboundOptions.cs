@@ -1,7 +1,7 @@
 namespace MessengerProxy.Inbound.Configuration;
 
 /// <summary>Settings of the inbound reverse proxy (configuration section <c>Inbound</c>).</summary>
-public sealed class InboundOptions
+internal sealed class InboundOptions
 {
     public const string SectionName = "Inbound";
 

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 namespace MessengerProxy.Inbound.Configuration;
 
 /// <summary>Who enforces the invitees' permission configurations (<c>Tim:InviteCheck</c>).</summary>
-public enum InviteCheckMode
+internal enum InviteCheckMode
 {
     /// <summary>The proxy reads the invitee's configuration and refuses blocked invites (the reference's PROXY).</summary>
     Proxy,
@@ -14,7 +14,7 @@ public enum InviteCheckMode
 }
 
 /// <summary>The <c>defaultSetting</c> of a permission configuration.</summary>
-public enum PermissionDefault
+internal enum PermissionDefault
 {
     /// <summary><c>"allow all"</c>.</summary>
     AllowAll,
@@ -24,7 +24,7 @@ public enum PermissionDefault
 }
 
 /// <summary><c>Tim:InvitePermissions</c>: how permission configurations are read and cached.</summary>
-public sealed class TimInvitePermissionOptions
+internal sealed class TimInvitePermissionOptions
 {
     /// <summary>The setting of a user without a configuration (or with one that breaks the schema).</summary>
     public PermissionDefault Default { get; set; } = PermissionDefault.AllowAll;
@@ -39,7 +39,7 @@ public sealed class TimInvitePermissionOptions
 }
 
 /// <summary><c>Tim:TokenCache</c>: access token → user ID, as <c>/account/whoami</c> answered.</summary>
-public sealed class TimTokenCacheOptions
+internal sealed class TimTokenCacheOptions
 {
     public TimeSpan Ttl { get; set; } = TimeSpan.FromMinutes(5);
 
@@ -47,7 +47,7 @@ public sealed class TimTokenCacheOptions
 }
 
 /// <summary><c>Tim:Admin</c>: the Synapse admin API, called on the homeserver's internal URL only.</summary>
-public sealed class HomeserverAdminOptions
+internal sealed class HomeserverAdminOptions
 {
     /// <summary>An admin's access token; the preferred form (no login, no device).</summary>
     public string? AccessToken { get; set; }
@@ -66,7 +66,7 @@ public sealed class HomeserverAdminOptions
 }
 
 /// <summary><c>Tim:OrphanedRooms</c>: the cleanup job of A_28564-01.</summary>
-public sealed class OrphanedRoomOptions
+internal sealed class OrphanedRoomOptions
 {
     /// <summary>
     /// The scheduled job. With several proxy replicas in front of one homeserver, leave it on in exactly one

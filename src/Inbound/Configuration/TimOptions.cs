@@ -3,7 +3,7 @@ using MessengerProxy.Policy.Endpoints;
 namespace MessengerProxy.Inbound.Configuration;
 
 /// <summary>The TIM rulebook (configuration section <c>Tim</c>): endpoint overrides and room and content rules.</summary>
-public sealed class TimOptions
+internal sealed class TimOptions
 {
     public const string SectionName = "Tim";
 
@@ -55,13 +55,13 @@ public sealed class TimOptions
 }
 
 /// <summary>Parts of the rulebook switched off by name.</summary>
-public sealed class TimSwitches
+internal sealed class TimSwitches
 {
     /// <summary>Override ids (<c>Tim:Overrides:Disabled</c>) or rule names (<c>Tim:Rules:Disabled</c>) to switch off.</summary>
     public List<string> Disabled { get; set; } = [];
 }
 
-public sealed class TimRoomVersionOptions
+internal sealed class TimRoomVersionOptions
 {
     /// <summary>Room versions createRoom and upgrades may ask for; empty (unset) means 9 and 10.</summary>
     public List<string> Allowed { get; set; } = [];

@@ -1,6 +1,6 @@
 namespace MessengerProxy.Inbound.Configuration;
 
-public enum WellKnownClientMode
+internal enum WellKnownClientMode
 {
     /// <summary>Forward to the homeserver and rewrite <c>m.homeserver.base_url</c> to <c>Inbound:PublicBaseUrl</c> (when set).</summary>
     Forward,
@@ -13,7 +13,7 @@ public enum WellKnownClientMode
 }
 
 /// <summary>Settings for <c>/.well-known/matrix/*</c> (configuration section <c>WellKnown</c>).</summary>
-public sealed class WellKnownOptions
+internal sealed class WellKnownOptions
 {
     public const string SectionName = "WellKnown";
 

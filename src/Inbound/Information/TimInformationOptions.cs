@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 namespace MessengerProxy.Inbound.Information;
 
 /// <summary>The TI-M information API (TiMessengerInformation 1.0.0; configuration section <c>TimInformation</c>).</summary>
-public sealed class TimInformationOptions
+internal sealed class TimInformationOptions
 {
     public const string SectionName = "TimInformation";
 

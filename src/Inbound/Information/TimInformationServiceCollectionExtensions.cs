@@ -6,7 +6,7 @@ using Microsoft.Extensions.Options;
 
 namespace MessengerProxy.Inbound.Information;
 
-public static class TimInformationServiceCollectionExtensions
+internal static class TimInformationServiceCollectionExtensions
 {
     /// <summary>Registers the TI-M information API; its listener is opened by the host when <c>TimInformation:Enabled</c>.</summary>
     public static IServiceCollection AddTimInformationApi(this IServiceCollection services, IConfiguration configuration)

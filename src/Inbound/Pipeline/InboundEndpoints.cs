@@ -5,7 +5,7 @@ using Microsoft.Extensions.Options;
 namespace MessengerProxy.Inbound.Pipeline;
 
 /// <summary>The inbound allowlist: the Matrix v1.11 table with the operator's additions and denials applied, and the TIM rulebook in its traits.</summary>
-public sealed class InboundEndpoints
+internal sealed class InboundEndpoints
 {
     // Indexed by ListenerApis: a listener matches against the rows it serves only, so a path of another
     // listener's API is unknown there (404, no Allow header, no preflight), like any path outside the table.

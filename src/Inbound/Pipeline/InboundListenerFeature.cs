@@ -7,7 +7,7 @@ namespace MessengerProxy.Inbound.Pipeline;
 /// Set on every connection of an inbound listener (and on every request of a front door that feeds the
 /// pipeline in process): which APIs the pipeline serves it. A request without it is served nothing.
 /// </summary>
-public sealed class InboundListenerFeature
+internal sealed class InboundListenerFeature
 {
     public InboundListenerFeature(string name, ListenerApis apis)
     {

@@ -9,7 +9,7 @@ using System.Text.Unicode;
 namespace MessengerProxy.LowBandwidth.Cbor;
 
 /// <summary>A body that cannot be converted; the message is safe to show to the client.</summary>
-public sealed class CborConversionException(string message, Exception? inner = null) : Exception(message, inner);
+internal sealed class CborConversionException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>
 /// Converts between the homeserver's JSON and MSC3079 CBOR. JSON → CBOR writes integers as CBOR integers,
@@ -19,7 +19,7 @@ public sealed class CborConversionException(string message, Exception? inner = n
 /// integer key of the same name, accepts definite and indefinite lengths, and refuses anything that has
 /// no faithful JSON form or exceeds the depth and size limits.
 /// </summary>
-public sealed class CborJsonConverter
+internal sealed class CborJsonConverter
 {
     private static readonly JsonWriterOptions s_writerOptions = new()
     {

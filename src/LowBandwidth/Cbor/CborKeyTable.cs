@@ -7,7 +7,7 @@ namespace MessengerProxy.LowBandwidth.Cbor;
 /// The MSC3079 integer shorthands for common JSON keys (<c>cbor-keys-v1.tsv</c>, embedded). Versions only
 /// add keys, so the table of version N holds every row whose version is at most N.
 /// </summary>
-public sealed class CborKeyTable
+internal sealed class CborKeyTable
 {
     internal const string ResourceName = "MessengerProxy.LowBandwidth.cbor-keys-v1.tsv";
 

@@ -1,7 +1,7 @@
 namespace MessengerProxy.LowBandwidth.Coap;
 
 /// <summary>A Block1/Block2 option value (RFC 7959 §2.2): block number, more flag, size exponent.</summary>
-public readonly record struct CoapBlock(uint Number, bool More, int SizeExponent)
+internal readonly record struct CoapBlock(uint Number, bool More, int SizeExponent)
 {
     /// <summary>Block size in bytes: 16 · 2^SZX (SZX 0..6; 7 is reserved for BERT).</summary>
     public int Size => 16 << SizeExponent;

@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 namespace MessengerProxy.LowBandwidth.Coap;
 
 /// <summary>RFC 7252 §3 message types.</summary>
-public enum CoapType : byte
+internal enum CoapType : byte
 {
     Confirmable = 0,
     NonConfirmable = 1,
@@ -26,7 +26,7 @@ public enum CoapFormatError
 }
 
 /// <summary>One option: number and raw value.</summary>
-public readonly record struct CoapOption(ushort Number, ReadOnlyMemory<byte> Value)
+internal readonly record struct CoapOption(ushort Number, ReadOnlyMemory<byte> Value)
 {
     public uint UIntValue => ReadUInt(Value.Span);
 
@@ -59,7 +59,7 @@ public readonly record struct CoapOption(ushort Number, ReadOnlyMemory<byte> Val
 }
 
 /// <summary>Option numbers used here (RFC 7252 §12.2, RFC 7641, RFC 7959, MSC3079).</summary>
-public static class CoapOptionNumbers
+internal static class CoapOptionNumbers
 {
     public const ushort IfMatch = 1;
     public const ushort UriHost = 3;
@@ -95,7 +95,7 @@ public static class CoapOptionNumbers
 }
 
 /// <summary>Content-Format numbers (RFC 7252 §12.3 and the CoRE registry).</summary>
-public static class CoapContentFormats
+internal static class CoapContentFormats
 {
     public const ushort TextPlain = 0;
     public const ushort OctetStream = 42;
@@ -107,7 +107,7 @@ public static class CoapContentFormats
 /// A CoAP message (RFC 7252 §3): header, token, options in ascending order, payload. Parsing is strict and
 /// never throws: a malformed datagram yields a <see cref="CoapFormatError"/>.
 /// </summary>
-public sealed class CoapMessage
+internal sealed class CoapMessage
 {
     public CoapType Type { get; set; }
 

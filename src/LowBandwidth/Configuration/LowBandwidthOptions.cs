@@ -1,7 +1,7 @@
 namespace MessengerProxy.LowBandwidth.Configuration;
 
 /// <summary>Settings of the MSC3079 front door (configuration section <c>LowBandwidth</c>).</summary>
-public sealed class LowBandwidthOptions
+internal sealed class LowBandwidthOptions
 {
     public const string SectionName = "LowBandwidth";
 

@@ -21,7 +21,7 @@ public enum CoapPathError
 /// percent-encoded again, segment by segment, so a <c>/</c>, <c>?</c>, <c>#</c> or <c>%</c> inside a
 /// parameter cannot change the path's structure.
 /// </summary>
-public sealed class CoapPathTable
+internal sealed class CoapPathTable
 {
     internal const string ResourceName = "MessengerProxy.LowBandwidth.coap-paths-v1.tsv";
 

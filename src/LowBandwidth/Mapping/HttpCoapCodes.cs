@@ -3,7 +3,7 @@ using MessengerProxy.LowBandwidth.Coap;
 namespace MessengerProxy.LowBandwidth.Mapping;
 
 /// <summary>HTTP ⇄ CoAP methods, status codes and content formats (RFC 8075 §7, RFC 8132, RFC 8516), as tables.</summary>
-public static class HttpCoapCodes
+internal static class HttpCoapCodes
 {
     private static readonly Dictionary<int, byte> s_statusToCode = new()
     {

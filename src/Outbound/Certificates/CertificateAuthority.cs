@@ -9,7 +9,7 @@ namespace MessengerProxy.Outbound.Certificates;
 /// valid now), and used to mint short-lived ECDSA P-256 leaf certificates for the hosts the homeserver
 /// connects to.
 /// </summary>
-public sealed class CertificateAuthority : IDisposable
+internal sealed class CertificateAuthority : IDisposable
 {
     private static readonly Oid s_serverAuth = new("1.3.6.1.5.5.7.3.1");
 

@@ -10,7 +10,7 @@ namespace MessengerProxy.Outbound.Certificates;
 /// Leaf certificates per host, minted on first contact and reused until half their validity has passed.
 /// Concurrent first contacts mint once; the cache is bounded, dropping the least recently used hosts.
 /// </summary>
-public sealed class LeafCertificateCache : IDisposable, IAsyncDisposable
+internal sealed class LeafCertificateCache : IDisposable, IAsyncDisposable
 {
     private readonly CertificateAuthority _authority;
     private readonly TimeProvider _time;

@@ -5,7 +5,7 @@ using MessengerProxy.Policy.Federation;
 namespace MessengerProxy.Outbound.Configuration;
 
 /// <summary>Settings of the outbound forward proxy (configuration section <c>Outbound</c>).</summary>
-public sealed class OutboundOptions
+internal sealed class OutboundOptions
 {
     public const string SectionName = "Outbound";
 

@@ -8,7 +8,7 @@ namespace MessengerProxy.Outbound.Diagnostics;
 /// Tunnel, request and certificate metrics of the outbound proxy; exported in Prometheus format on the health port.
 /// The request counters are the pipeline's (<see cref="Requests"/>).
 /// </summary>
-public sealed class OutboundMetrics
+internal sealed class OutboundMetrics
 {
     public const string MeterName = "MessengerProxy.Outbound";
 

@@ -1,7 +1,7 @@
 namespace MessengerProxy.Persistence.Entities;
 
 /// <summary>One version of the federation list. Versions only ever grow; each write creates the next one.</summary>
-public sealed class FederationListVersionEntity
+internal sealed class FederationListVersionEntity
 {
     public long Version { get; set; }
 
@@ -24,7 +24,7 @@ public sealed class FederationListVersionEntity
 /// including) <see cref="RemovedInVersion"/>. Storing intervals keeps a new version of a 100 000-domain list
 /// as cheap as the change that made it.
 /// </summary>
-public sealed class FederationDomainEntity
+internal sealed class FederationDomainEntity
 {
     public long Id { get; set; }
 
@@ -43,7 +43,7 @@ public sealed class FederationDomainEntity
 }
 
 /// <summary>The <c>m.support</c> document of one server name.</summary>
-public sealed class SupportInformationEntity
+internal sealed class SupportInformationEntity
 {
     public string ServerName { get; set; } = string.Empty;
 
@@ -54,7 +54,7 @@ public sealed class SupportInformationEntity
     public List<SupportContactEntity> Contacts { get; set; } = [];
 }
 
-public sealed class SupportContactEntity
+internal sealed class SupportContactEntity
 {
     public long Id { get; set; }
 

@@ -3,12 +3,12 @@ using MessengerProxy.Policy.Federation;
 namespace MessengerProxy.Persistence.Federation;
 
 /// <summary>A complete, consistent version of the federation list.</summary>
-public sealed record FederationListSnapshot(long Version, DateTimeOffset CreatedAt, string Source, IReadOnlyList<FederationDomain> Domains);
+internal sealed record FederationListSnapshot(long Version, DateTimeOffset CreatedAt, string Source, IReadOnlyList<FederationDomain> Domains);
 
 /// <summary>Metadata recorded with a new version.</summary>
-public sealed record FederationListChange(string Source, long? SourceVersion = null, string? Signer = null);
+internal sealed record FederationListChange(string Source, long? SourceVersion = null, string? Signer = null);
 
-public enum FederationWriteStatus
+internal enum FederationWriteStatus
 {
     Created,
     AlreadyPresent,
@@ -18,4 +18,4 @@ public enum FederationWriteStatus
     WouldLeaveListEmpty,
 }
 
-public readonly record struct FederationWriteResult(FederationWriteStatus Status, long Version);
+internal readonly record struct FederationWriteResult(FederationWriteStatus Status, long Version);

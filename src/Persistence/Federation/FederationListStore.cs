@@ -12,7 +12,7 @@ namespace MessengerProxy.Persistence.Federation;
 /// PostgreSQL advisory lock, so writers queue up, each gets the next version number, and readers (who read
 /// in a repeatable-read snapshot) see either the whole old list or the whole new one.
 /// </summary>
-public sealed class FederationListStore
+internal sealed class FederationListStore
 {
     // Arbitrary but fixed: the key of the advisory lock that serialises federation list writers.
     private const long WriterLockKey = 0x4D50_4645_444C;

@@ -3,13 +3,13 @@ using Microsoft.EntityFrameworkCore;
 
 namespace MessengerProxy.Persistence.Support;
 
-public sealed record SupportContact(string Role, string? EmailAddress, string? MatrixId);
+internal sealed record SupportContact(string Role, string? EmailAddress, string? MatrixId);
 
 /// <summary>The <c>m.support</c> document of a server name (see the Matrix spec, <c>/.well-known/matrix/support</c>).</summary>
-public sealed record SupportInformation(string ServerName, string? SupportPage, IReadOnlyList<SupportContact> Contacts);
+internal sealed record SupportInformation(string ServerName, string? SupportPage, IReadOnlyList<SupportContact> Contacts);
 
 /// <summary>Support information per server name; each write replaces the whole document in one transaction.</summary>
-public sealed class SupportStore
+internal sealed class SupportStore
 {
     private readonly IDbContextFactory<RegistrationDbContext> _contextFactory;
     private readonly TimeProvider _time;

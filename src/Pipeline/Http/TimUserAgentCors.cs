@@ -9,7 +9,7 @@ namespace MessengerProxy.Pipeline.Http;
 /// the homeserver's <c>Access-Control-Allow-Headers</c>, which knows nothing of TIM. Only preflights: browsers read
 /// that header nowhere else (Fetch standard, CORS-preflight fetch).
 /// </summary>
-public static class TimUserAgentCors
+internal static class TimUserAgentCors
 {
     public const string HeaderName = "X-TIM-User-Agent";
 

@@ -1,7 +1,7 @@
 namespace MessengerProxy.Policy.Endpoints;
 
 /// <summary>Which part of the Matrix spec an endpoint belongs to.</summary>
-public enum MatrixApi
+internal enum MatrixApi
 {
     ClientServer,
     ServerServer,
@@ -11,7 +11,7 @@ public enum MatrixApi
 }
 
 /// <summary>Whether the spec requires the caller to authenticate (access token or X-Matrix signature).</summary>
-public enum AuthRequirement
+internal enum AuthRequirement
 {
     None,
     Optional,
@@ -19,7 +19,7 @@ public enum AuthRequirement
 }
 
 /// <summary>What kind of request body the spec describes; it decides which size limit applies.</summary>
-public enum RequestBodyKind
+internal enum RequestBodyKind
 {
     None,
     Json,
@@ -27,7 +27,7 @@ public enum RequestBodyKind
 }
 
 /// <summary>Coarse grouping used for metrics labels and log fields.</summary>
-public enum EndpointFamily
+internal enum EndpointFamily
 {
     Client,
     Media,
@@ -38,7 +38,7 @@ public enum EndpointFamily
 }
 
 /// <summary>One allowed (method, path template) pair.</summary>
-public sealed class EndpointDescriptor
+internal sealed class EndpointDescriptor
 {
     internal EndpointDescriptor(string method, PathTemplate template, MatrixApi api, AuthRequirement auth, RequestBodyKind body, bool deprecated, IReadOnlyList<string> queryParameters, TimRulebook? tim = null)
     {

@@ -1,6 +1,6 @@
 namespace MessengerProxy.Policy.Endpoints;
 
-public enum EndpointMatchStatus
+internal enum EndpointMatchStatus
 {
     Matched,
 
@@ -13,7 +13,7 @@ public enum EndpointMatchStatus
     NotFound,
 }
 
-public readonly struct EndpointMatch
+internal readonly struct EndpointMatch
 {
     internal EndpointMatch(EndpointMatchStatus status, EndpointDescriptor? endpoint, string? allow)
     {
@@ -35,7 +35,7 @@ public readonly struct EndpointMatch
 /// Matches a raw request path against the endpoint templates, segment by segment, with a trie. Literal
 /// segments win over parameters, parameters over catch-alls. HEAD is accepted wherever GET is.
 /// </summary>
-public sealed class EndpointMatcher
+internal sealed class EndpointMatcher
 {
     private static readonly string[] s_methodOrder = ["GET", "HEAD", "PUT", "POST", "DELETE", "PATCH", "OPTIONS"];
 

@@ -4,7 +4,7 @@ namespace MessengerProxy.Policy.Endpoints;
 /// An operator-supplied endpoint rule, written as <c>"METHOD[,METHOD...] /path/{param}/{*rest}"</c>;
 /// <c>*</c> as method means every method (only meaningful for denials).
 /// </summary>
-public sealed class EndpointRule
+internal sealed class EndpointRule
 {
     private static readonly string[] s_methods = ["GET", "PUT", "POST", "DELETE", "PATCH"];
 

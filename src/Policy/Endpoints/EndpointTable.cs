@@ -4,7 +4,7 @@ namespace MessengerProxy.Policy.Endpoints;
 /// The set of endpoints the proxy lets through: the table derived from the Matrix v1.11 spec
 /// (<c>Endpoints/matrix-v1.11-endpoints.tsv</c>), plus operator additions, minus operator denials.
 /// </summary>
-public sealed class EndpointTable
+internal sealed class EndpointTable
 {
     internal const string MatrixV111ResourceName = "MessengerProxy.Policy.matrix-v1.11-endpoints.tsv";
 

@@ -5,7 +5,7 @@ namespace MessengerProxy.Policy.Endpoints;
 /// proxy serves, plus the operator's additions, minus the denials. Every error of the settings is collected
 /// (named by their configuration key), so start-up reports them all at once.
 /// </summary>
-public static class EndpointTableBuilder
+internal static class EndpointTableBuilder
 {
     /// <param name="section">The configuration section, e.g. <c>Inbound</c>; errors name <c>{section}:ExtraEndpoints</c>.</param>
     /// <param name="rows">The rows of the v1.11 table the proxy serves; null for all of them.</param>

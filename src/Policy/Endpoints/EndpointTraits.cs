@@ -1,7 +1,7 @@
 namespace MessengerProxy.Policy.Endpoints;
 
 /// <summary>What kind of Matrix identifier a request value is, and so how its server name is found.</summary>
-public enum ServerReferenceKind
+internal enum ServerReferenceKind
 {
     /// <summary><c>@local:server</c>.</summary>
     UserId,
@@ -17,10 +17,10 @@ public enum ServerReferenceKind
 }
 
 /// <summary>A path or query parameter whose value names another server (e.g. <c>{userId}</c>, <c>?server_name=</c>).</summary>
-public sealed record ServerParameter(string Name, ServerReferenceKind Kind, bool InQuery);
+internal sealed record ServerParameter(string Name, ServerReferenceKind Kind, bool InQuery);
 
 /// <summary>Where in a request body user IDs of other servers are named.</summary>
-public enum BodyServerReferences
+internal enum BodyServerReferences
 {
     None,
 
@@ -44,7 +44,7 @@ public enum BodyServerReferences
 }
 
 /// <summary>Where an answer tells the client which base URL to use (a front door that advertises its own URL rewrites it).</summary>
-public enum BaseUrlAnswer
+internal enum BaseUrlAnswer
 {
     None,
 
@@ -56,7 +56,7 @@ public enum BaseUrlAnswer
 }
 
 /// <summary>Which answer of the homeserver the inbound proxy rewrites before the client sees it.</summary>
-public enum ResponseRewrite
+internal enum ResponseRewrite
 {
     None,
 
@@ -68,7 +68,7 @@ public enum ResponseRewrite
 }
 
 /// <summary>Which <c>/.well-known/matrix/*</c> document an endpoint is; the inbound proxy answers some itself.</summary>
-public enum WellKnownDocument
+internal enum WellKnownDocument
 {
     None,
     Server,
@@ -80,7 +80,7 @@ public enum WellKnownDocument
 /// Per-endpoint behaviour of the proxy's stages, computed once from the table row so that no stage compares
 /// path templates at request time.
 /// </summary>
-public sealed class EndpointTraits
+internal sealed class EndpointTraits
 {
     // Path parameter names of the client-server API whose values name a server. Room IDs are left out on
     // purpose: a room's ID names the server that created it, not a server the request will contact.

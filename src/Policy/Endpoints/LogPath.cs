@@ -8,7 +8,7 @@ namespace MessengerProxy.Policy.Endpoints;
 /// first three, namespace-like words such as <c>_synapse</c> or <c>unstable</c>) are kept, every other segment
 /// becomes <c>*</c>, so user IDs, room IDs, aliases and tokens in a path never reach the log.
 /// </summary>
-public sealed class LogPath
+internal sealed class LogPath
 {
     private const int MaxKeptLength = 40;
     private const int NamespaceSegments = 3;

@@ -18,7 +18,7 @@ internal readonly record struct TemplateSegment(TemplateSegmentKind Kind, string
 /// compared with the raw (still percent-encoded) request path, ordinally, so an encoded or differently
 /// cased literal never matches.
 /// </summary>
-public sealed class PathTemplate
+internal sealed class PathTemplate
 {
     private PathTemplate(string text, TemplateSegment[] segments)
     {

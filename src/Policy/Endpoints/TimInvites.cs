@@ -1,7 +1,7 @@
 namespace MessengerProxy.Policy.Endpoints;
 
 /// <summary>Where an endpoint invites a user, and so where the invitee's permission configuration is asked.</summary>
-public enum TimInvitePoint
+internal enum TimInvitePoint
 {
     None,
 
@@ -22,7 +22,7 @@ public enum TimInvitePoint
 }
 
 /// <summary>Requests that change what the invite check has cached, or that the proxy answers for the permission configuration.</summary>
-public enum TimAccountHook
+internal enum TimAccountHook
 {
     None,
 
@@ -40,7 +40,7 @@ public enum TimAccountHook
 }
 
 /// <summary>The account-data types of the invite permission configuration ("Berechtigungskonfiguration"), in the order they are read.</summary>
-public static class PermissionConfigTypes
+internal static class PermissionConfigTypes
 {
     /// <summary>TI-M Pro (A_26389).</summary>
     public const string Pro = "de.gematik.tim.account.permissionconfig.pro.v1";

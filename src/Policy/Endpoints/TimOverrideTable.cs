@@ -1,7 +1,7 @@
 namespace MessengerProxy.Policy.Endpoints;
 
 /// <summary>What a TIM override does to its endpoint.</summary>
-public enum TimOverrideKind
+internal enum TimOverrideKind
 {
     /// <summary>An X-Matrix authorization is required (and its origin must be federated), whatever the spec says.</summary>
     XMatrix,
@@ -14,7 +14,7 @@ public enum TimOverrideKind
 }
 
 /// <summary>One row of <c>Endpoints/tim-overrides.tsv</c>.</summary>
-public sealed class TimOverride
+internal sealed class TimOverride
 {
     internal TimOverride(string id, IReadOnlyList<string> methods, PathTemplate template, TimOverrideKind kind, MatrixError? answer, string requirement)
     {
@@ -49,7 +49,7 @@ public sealed class TimOverride
 /// (<c>Endpoints/tim-overrides.tsv</c>) rather than written as code, so that they can be read, reviewed and
 /// switched off row by row.
 /// </summary>
-public static class TimOverrideTable
+internal static class TimOverrideTable
 {
     internal const string ResourceName = "MessengerProxy.Policy.tim-overrides.tsv";
 

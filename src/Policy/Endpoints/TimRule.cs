@@ -4,13 +4,13 @@ namespace MessengerProxy.Policy.Endpoints;
 /// One rule of the TIM rulebook: its name (a metrics label and the key an operator disables it by) and the gematik
 /// requirement it implements ("-" where there is none). Logs and metrics name refusals by these two only.
 /// </summary>
-public sealed record TimRule(string Name, string Requirement)
+internal sealed record TimRule(string Name, string Requirement)
 {
     public override string ToString() => Requirement == "-" ? Name : $"{Name} ({Requirement})";
 }
 
 /// <summary>The room and content rules of the TIM rulebook (the endpoint overrides are rows of <see cref="TimOverrideTable"/>).</summary>
-public static class TimRules
+internal static class TimRules
 {
     /// <summary>createRoom and room upgrades: only the allowed room versions; createRoom without one gets the default.</summary>
     public static readonly TimRule RoomVersion = new("room-version", "A_26202, A_26203");

@@ -1,7 +1,7 @@
 namespace MessengerProxy.Policy.Endpoints;
 
 /// <summary>Which content stage of the TIM rulebook looks at an endpoint's requests.</summary>
-public enum TimContent
+internal enum TimContent
 {
     None,
 
@@ -32,7 +32,7 @@ public enum TimContent
 /// <see cref="EndpointTable.WithTim"/>, it becomes part of every endpoint's traits, so stages never look at
 /// templates or configuration to learn whether a rule concerns a request.
 /// </summary>
-public sealed class TimRulebook
+internal sealed class TimRulebook
 {
     private static readonly Dictionary<(string Method, string Template), (TimContent Content, TimRule[] Rules)> s_content = new()
     {

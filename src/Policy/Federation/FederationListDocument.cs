@@ -11,7 +11,7 @@ namespace MessengerProxy.Policy.Federation;
 /// <see cref="Ik"/> and <see cref="TimAnbieter"/> are init properties rather than constructor parameters so that
 /// a JSON <c>null</c> for them is a type error for a strict reader instead of "absent".
 /// </remarks>
-public sealed record FederationDomain(
+internal sealed record FederationDomain(
     [property: JsonPropertyName("domain")] string Domain,
     [property: JsonPropertyName("telematikID")] string TelematikId,
     [property: JsonPropertyName("isInsurance")] bool IsInsurance = false)
@@ -38,7 +38,7 @@ public sealed record FederationDomain(
 /// leniently (the TIM reference service may add fields); both write it through <see cref="FederationListJsonContext"/>.
 /// </summary>
 /// <remarks>Not sealed: the proxy's persisted copy extends it with the time of the last confirmation.</remarks>
-public record FederationListDocument([property: JsonPropertyName("domainList")] IReadOnlyList<FederationDomain> DomainList)
+internal record FederationListDocument([property: JsonPropertyName("domainList")] IReadOnlyList<FederationDomain> DomainList)
 {
     /// <summary>
     /// The list's version: assigned by the registration service (so absent from admin input), required from the
@@ -52,4 +52,4 @@ public record FederationListDocument([property: JsonPropertyName("domainList")] 
 /// <summary>Lenient reading and the one writer of <see cref="FederationListDocument"/> (null members are left out).</summary>
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, MaxDepth = 8)]
 [JsonSerializable(typeof(FederationListDocument))]
-public sealed partial class FederationListJsonContext : JsonSerializerContext;
+internal sealed partial class FederationListJsonContext : JsonSerializerContext;

@@ -10,7 +10,7 @@ namespace MessengerProxy.Policy.Federation;
 /// every culture: the grammar admits nothing else), IPv6 literals without brackets, the port kept apart.
 /// Validation is <see cref="ServerNames.TryGetHostAndPort"/>'s grammar; nothing else is accepted.
 /// </summary>
-public readonly record struct ServerName
+internal readonly record struct ServerName
 {
     private ServerName(string host, int? port)
     {

@@ -1,7 +1,7 @@
 namespace MessengerProxy.Policy.Federation;
 
 /// <summary>Matrix server names (<c>host[:port]</c>) and the domain the federation list is keyed by.</summary>
-public static class ServerNames
+internal static class ServerNames
 {
     /// <summary>
     /// The host of a server name, without port or IPv6 brackets: <c>example.org:8448</c> → <c>example.org</c>.

@@ -10,7 +10,7 @@ namespace MessengerProxy.Policy.Federation;
 /// unquoted values may contain colons. Anything else is refused, and so is a repeated parameter.
 /// The signature itself is checked by the homeserver.
 /// </summary>
-public sealed class XMatrixAuthorization
+internal sealed class XMatrixAuthorization
 {
     private const int MaxLength = 8 * 1024;
 

@@ -7,7 +7,7 @@ namespace MessengerProxy.Policy.Http;
 /// manner of Kestrel's <c>HttpCharacters</c>). It lives in Policy, the lowest project, because the raw-target
 /// and X-Matrix parsers there need it as much as Hosting's header checks and the tunnels' CONNECT reader do.
 /// </summary>
-public static class HttpCharacters
+internal static class HttpCharacters
 {
     /// <summary>RFC 9110 §5.6.2 <c>tchar</c>, as text for classes that extend it.</summary>
     public const string TokenChars = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";

@@ -7,7 +7,7 @@ namespace MessengerProxy.Policy.Versions;
 /// front door), whichever transport the request came by. It lives here, below the inbound pipeline that
 /// writes <c>/versions</c> and the front doors that announce themselves, so neither needs the other for it.
 /// </summary>
-public interface IVersionsAdvertisement
+internal interface IVersionsAdvertisement
 {
     /// <summary>Top-level members to add, replacing the homeserver's members of the same names.</summary>
     IEnumerable<KeyValuePair<string, JsonNode>> Members { get; }

@@ -4,7 +4,7 @@ namespace MessengerProxy.Policy.Versions;
 /// A Matrix spec version as advertised by <c>/_matrix/client/versions</c>: <c>vX.Y</c> for releases since
 /// v1.1, <c>rX.Y.Z</c> for the older client-server releases (major 0).
 /// </summary>
-public readonly record struct MatrixSpecVersion(int Major, int Minor, int Patch) : IComparable<MatrixSpecVersion>
+internal readonly record struct MatrixSpecVersion(int Major, int Minor, int Patch) : IComparable<MatrixSpecVersion>
 {
     public static MatrixSpecVersion V1_11 { get; } = new(1, 11, 0);
 

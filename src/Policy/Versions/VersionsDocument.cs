@@ -7,7 +7,7 @@ namespace MessengerProxy.Policy.Versions;
 /// refuse: spec versions above the maximum are removed, and unstable features only survive when the
 /// operator allows them. All other top-level fields pass unchanged and in order.
 /// </summary>
-public static class VersionsDocument
+internal static class VersionsDocument
 {
     /// <summary>Filters <paramref name="utf8Json"/>; throws <see cref="FormatException"/> for anything that is not a versions object.</summary>
     /// <param name="advertised">Top-level members the proxy adds (e.g. the low-bandwidth front door), replacing the homeserver's of the same name.</param>

@@ -1,7 +1,7 @@
 namespace MessengerProxy.Registration.Configuration;
 
 /// <summary>Settings of the registration service (configuration section <c>Registration</c>).</summary>
-public sealed class RegistrationOptions
+internal sealed class RegistrationOptions
 {
     public const string SectionName = "Registration";
 
@@ -34,7 +34,7 @@ public sealed class RegistrationOptions
 }
 
 /// <summary>Import of the VZD's signed federation list (<c>Registration:Vzd</c>).</summary>
-public sealed class VzdOptions
+internal sealed class VzdOptions
 {
     /// <summary>PEM files with the certificates a list signer must chain up to. Without any, imports are refused.</summary>
     public List<string> TrustAnchors { get; set; } = [];

@@ -510,7 +510,7 @@ public sealed class FrontDoorPlainTests(FrontDoorPlainTests.Fixture fixture) : I
 
         private string _directory = null!;
 
-        public CoapTestClient Client() => new(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, Port));
+        internal CoapTestClient Client() => new(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, Port));
 
         public async Task<string> MetricsAsync() => (await RawHttp.SendAsync(Proxy.HealthPort, RawHttp.Request("GET", "/metrics"))).BodyText;
 

@@ -130,7 +130,7 @@ public sealed class FrontDoorTimRulesTests(FrontDoorTimRulesTests.Fixture fixtur
 
         public int Port { get; private set; }
 
-        public CoapTestClient Client() => new(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, Port));
+        internal CoapTestClient Client() => new(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, Port));
 
         public async ValueTask InitializeAsync()
         {

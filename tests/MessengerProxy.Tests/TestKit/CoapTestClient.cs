@@ -6,7 +6,7 @@ using MessengerProxy.LowBandwidth.Coap;
 namespace MessengerProxy.Tests.TestKit;
 
 /// <summary>A bare UDP CoAP peer for message-layer tests: sends exactly the datagrams a test builds and reads what comes back.</summary>
-public sealed class CoapTestClient : IDisposable
+internal sealed class CoapTestClient : IDisposable
 {
     private readonly UdpClient _udp = new(new IPEndPoint(IPAddress.Loopback, 0));
     private readonly IPEndPoint _server;

@@ -22,7 +22,7 @@ public sealed class RegistrationHost : IAsyncDisposable
         HealthPort = listeners.GetEndPoint(RegistrationApp.HealthListener).Port;
     }
 
-    public TestDatabase Database { get; }
+    internal TestDatabase Database { get; }
 
     public int ApiPort { get; }
 

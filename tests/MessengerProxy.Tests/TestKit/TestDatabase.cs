@@ -7,7 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace MessengerProxy.Tests.TestKit;
 
 /// <summary>A fresh database on the shared PostgreSQL server, migrated, with the stores over it.</summary>
-public sealed class TestDatabase : IAsyncDisposable
+internal sealed class TestDatabase : IAsyncDisposable
 {
     private readonly ServiceProvider _services;
 
