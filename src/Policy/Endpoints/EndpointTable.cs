@@ -21,37 +21,14 @@ internal sealed class EndpointTable
         return Parse(reader);
     }
 
+    private static readonly string[] s_header = ["method", "path", "api", "auth", "body", "deprecated", "query", "source"];
+
     /// <summary>Parses the tab-separated table format written by the allowlist generator.</summary>
     public static EndpointTable Parse(TextReader reader)
     {
         var endpoints = new List<EndpointDescriptor>();
-        var sawHeader = false;
-        var lineNumber = 0;
-        while (reader.ReadLine() is { } line)
+        foreach (var (lineNumber, cols) in TsvRows.Read(reader, s_header, "endpoint table"))
         {
-            lineNumber++;
-            if (line.Length == 0 || line[0] == '#')
-            {
-                continue;
-            }
-
-            var cols = line.Split('\t');
-            if (!sawHeader)
-            {
-                if (cols is not ["method", "path", "api", "auth", "body", "deprecated", "query", "source"])
-                {
-                    throw new FormatException($"line {lineNumber}: unexpected table header '{line}'");
-                }
-
-                sawHeader = true;
-                continue;
-            }
-
-            if (cols.Length != 8)
-            {
-                throw new FormatException($"line {lineNumber}: expected 8 columns, found {cols.Length}");
-            }
-
             endpoints.Add(new EndpointDescriptor(
                 cols[0],
                 PathTemplate.Parse(cols[1]),
@@ -77,11 +54,6 @@ internal sealed class EndpointTable
                 },
                 cols[5] == "yes",
                 cols[6] == "-" ? [] : cols[6].Split(',')));
-        }
-
-        if (!sawHeader)
-        {
-            throw new FormatException("the endpoint table has no header line");
         }
 
         return new EndpointTable(endpoints);

@@ -68,33 +68,8 @@ internal static class TimOverrideTable
     {
         var rows = new List<TimOverride>();
         var ids = new HashSet<string>(StringComparer.Ordinal);
-        var sawHeader = false;
-        var lineNumber = 0;
-        while (reader.ReadLine() is { } line)
+        foreach (var (lineNumber, cols) in TsvRows.Read(reader, s_header, "override table"))
         {
-            lineNumber++;
-            if (line.Length == 0 || line[0] == '#')
-            {
-                continue;
-            }
-
-            var cols = line.Split('\t');
-            if (!sawHeader)
-            {
-                if (!cols.SequenceEqual(s_header))
-                {
-                    throw new FormatException($"line {lineNumber}: unexpected override table header '{line}'");
-                }
-
-                sawHeader = true;
-                continue;
-            }
-
-            if (cols.Length != s_header.Length)
-            {
-                throw new FormatException($"line {lineNumber}: expected {s_header.Length} columns, found {cols.Length}");
-            }
-
             var (id, methods, path, kindText, status, errcode, message, requirement) = (cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7]);
             if (id.Length == 0 || !ids.Add(id))
             {
@@ -126,11 +101,6 @@ internal static class TimOverrideTable
             }
 
             rows.Add(new TimOverride(id, methods.Split(','), PathTemplate.Parse(path), kind, answer, requirement));
-        }
-
-        if (!sawHeader)
-        {
-            throw new FormatException("the override table has no header line");
         }
 
         return rows;
