@@ -112,7 +112,7 @@ start_proxy() {
   dotnet publish "$1/src/Host/Host.csproj" --configuration Release --output "$work/$2" >/dev/null
   Logging__LogLevel__Default=Warning taskset -c 1 dotnet "$work/$2/MessengerProxy.dll" \
     --homeserver "http://127.0.0.1:$up" --Inbound:BindAddress=127.0.0.1 --port "$3" \
-    --Health:BindAddress=127.0.0.1 --health-port "$4" --Outbound:Enabled false >"$work/$2.log" 2>&1 &
+    --Health:BindAddress=127.0.0.1 --health-port "$4" --Outbound:Enabled false --TimInformation:Enabled false >"$work/$2.log" 2>&1 &
   proxy_pid=$!
   pids+=($proxy_pid)
 }

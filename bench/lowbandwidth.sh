@@ -68,7 +68,7 @@ inbound=$(free_port); health=$(free_port); dtls=$(free_udp_port)
 dotnet "$work/proxy/MessengerProxy.dll" \
   --Inbound:HomeserverUrl=http://127.0.0.1:$hs --Inbound:BindAddress=127.0.0.1 --Inbound:Port=$inbound \
   --Inbound:TlsCertificatePath=$work/dtls.crt --Inbound:TlsKeyPath=$work/dtls.key \
-  --Health:BindAddress=127.0.0.1 --Health:Port=$health --Outbound:Enabled=false --Federation:Enforce=false \
+  --Health:BindAddress=127.0.0.1 --Health:Port=$health --Outbound:Enabled=false --TimInformation:Enabled=false --Federation:Enforce=false \
   --LowBandwidth:Enabled=true --LowBandwidth:BindAddress=127.0.0.1 --LowBandwidth:Port=$dtls \
   --LowBandwidth:CertificatePath=$work/dtls.crt --LowBandwidth:KeyPath=$work/dtls.key \
   --Logging:LogLevel:Default=Warning >"$work/proxy.log" 2>&1 &

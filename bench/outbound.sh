@@ -215,7 +215,7 @@ start_ours() {
     "--Outbound:CaCertificatePath=$work/ca/ca.crt" "--Outbound:CaKeyPath=$work/ca/ca.key"
     "--Outbound:TrustedCaPaths:0=$work/upca.crt" "--Outbound:AllowedNetworks:0=127.0.0.0/8"
     "--Outbound:AllowedPorts:0=$up"
-    "--Federation:Enforce=false" "--Logging:LogLevel:Default=Warning")
+    "--Federation:Enforce=false" "--TimInformation:Enabled=false" "--Logging:LogLevel:Default=Warning")
   for n in "${names[@]}"; do args+=("--Outbound:HostAddresses:$n=127.0.0.1"); done
   printf '%q ' taskset -c 1 dotnet "$work/proxy/MessengerProxy.dll" "${args[@]}" >"$work/ours.cmd"
   taskset -c 1 dotnet "$work/proxy/MessengerProxy.dll" "${args[@]}" >"$work/ours.log" 2>&1 &

@@ -134,7 +134,7 @@ public class ForwardAllocationBenchmarks
         var proxy = ProxyApp.Build(
         [
             $"--Inbound:HomeserverUrl={upstreamUrl}", $"--Inbound:Port={port}", "--Inbound:BindAddress=127.0.0.1",
-            "--Health:Port=0", "--Health:BindAddress=127.0.0.1", "--Federation:Enforce=false", "--Outbound:Enabled=false",
+            "--Health:Port=0", "--Health:BindAddress=127.0.0.1", "--Federation:Enforce=false", "--Outbound:Enabled=false", "--TimInformation:Enabled=false",
             $"--Federation:CacheFile={Path.Combine(_cacheDirectory!, name, "federation-list.json")}",
         ], builder =>
         {
