@@ -104,6 +104,7 @@ public sealed class DeploymentFilesTests
         var published = Sequence(Proxy, "ports").Select(p => ((YamlScalarNode)p).Value!).ToList();
         Assert.Contains($"{new InboundOptions().Port}:{new InboundOptions().Port}", published);
         Assert.Contains($"127.0.0.1:{new HealthOptions().Port}:{new HealthOptions().Port}", published);
+        Assert.Contains($"{new MessengerProxy.Inbound.Information.TimInformationOptions().Port}:{new MessengerProxy.Inbound.Information.TimInformationOptions().Port}", published);
         var healthcheck = string.Join(' ', Sequence(Map(Proxy, "healthcheck"), "test").Select(t => ((YamlScalarNode)t).Value));
         Assert.Contains($"http://127.0.0.1:{new HealthOptions().Port}/actuator/health/liveness", healthcheck);
     }
