@@ -48,34 +48,12 @@ public sealed class OutboundForwardingTests(OutboundFixture fixture) : IClassFix
     [Fact]
     public async Task OpensslSClient_ThroughProxy_VerifiesMintedChainAndName()
     {
-        var info = new System.Diagnostics.ProcessStartInfo("openssl")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (var arg in new[]
-                 {
-                     "s_client", "-proxy", $"127.0.0.1:{fixture.ProxyPort}", "-connect", $"remote.test:{fixture.RemotePort}",
-                     "-servername", "remote.test", "-verify_hostname", "remote.test", "-verify_return_error", "-CAfile", fixture.ProxyCaPath, "-brief", "-ign_eof",
-                 })
-        {
-            info.ArgumentList.Add(arg);
-        }
+        var (stdout, diagnostics) = await OpensslSClient.ThroughProxyAsync(fixture.ProxyPort, "remote.test", fixture.RemotePort, fixture.ProxyCaPath,
+            "GET /_matrix/federation/v1/version HTTP/1.1\r\nHost: remote.test\r\nConnection: close\r\n\r\n");
 
-        using var process = System.Diagnostics.Process.Start(info)!;
-        await process.StandardInput.WriteAsync("GET /_matrix/federation/v1/version HTTP/1.1\r\nHost: remote.test\r\nConnection: close\r\n\r\n");
-        await process.StandardInput.FlushAsync(TestContext.Current.CancellationToken);
-        var stdout = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
-        var stderr = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(30));
-        await process.WaitForExitAsync(timeout.Token);
-
-        var diagnostics = await stderr;
         Assert.Contains("Verification: OK", diagnostics);
         Assert.Contains("Verified peername: remote.test", diagnostics);
-        Assert.Contains("HTTP/1.1 200", await stdout);
+        Assert.Contains("HTTP/1.1 200", stdout);
     }
 
     [Fact]

@@ -70,34 +70,10 @@ public sealed class OutboundUnlistedInsideTunnelTests(OutboundFixture fixture) :
     [Fact]
     public async Task OpensslSClient_UnlistedHost_CertificateForTheHostChainsToTheProxyCa_EveryRequestAnswered403()
     {
-        var info = new System.Diagnostics.ProcessStartInfo("openssl")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (var arg in new[]
-                 {
-                     "s_client", "-proxy", $"127.0.0.1:{fixture.ProxyPort}", "-connect", $"unlisted.test:{fixture.RemotePort}",
-                     "-servername", "unlisted.test", "-verify_hostname", "unlisted.test", "-verify_return_error", "-CAfile", fixture.ProxyCaPath, "-brief", "-ign_eof",
-                 })
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        using var process = System.Diagnostics.Process.Start(info)!;
-        await process.StandardInput.WriteAsync(
+        var (answers, diagnostics) = await OpensslSClient.ThroughProxyAsync(fixture.ProxyPort, "unlisted.test", fixture.RemotePort, fixture.ProxyCaPath,
             "GET /_matrix/federation/v1/version HTTP/1.1\r\nHost: unlisted.test\r\n\r\n" +
             "GET /_matrix/key/v2/server HTTP/1.1\r\nHost: unlisted.test\r\nConnection: close\r\n\r\n");
-        await process.StandardInput.FlushAsync(TestContext.Current.CancellationToken);
-        var stdout = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
-        var stderr = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(30));
-        await process.WaitForExitAsync(timeout.Token);
 
-        var diagnostics = await stderr;
-        var answers = await stdout;
         Assert.Contains("Verification: OK", diagnostics);
         Assert.Contains("Verified peername: unlisted.test", diagnostics);
         Assert.Equal(2, answers.Split("HTTP/1.1 403 Forbidden").Length - 1);
