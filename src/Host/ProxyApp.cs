@@ -3,6 +3,7 @@ using MessengerProxy.Host.Health;
 using MessengerProxy.Hosting.Health;
 using MessengerProxy.Pipeline.Http;
 using MessengerProxy.Hosting.Listeners;
+using MessengerProxy.Hosting.Logging;
 using MessengerProxy.Hosting.Metrics;
 using MessengerProxy.Hosting.Startup;
 using MessengerProxy.Inbound;
@@ -42,6 +43,7 @@ internal static class ProxyApp
         builder.Configuration.AddCommandLine(args, s_switches);
 
         builder.AddStartupLogGate();
+        builder.Services.AddRequestTargetLogGuard();
 
         builder.Services.AddInboundProxy(builder.Configuration);
         builder.Services.AddTimInformationApi(builder.Configuration);

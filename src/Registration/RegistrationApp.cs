@@ -1,6 +1,7 @@
 using MessengerProxy.Hosting.Configuration;
 using MessengerProxy.Hosting.Health;
 using MessengerProxy.Hosting.Listeners;
+using MessengerProxy.Hosting.Logging;
 using MessengerProxy.Hosting.Metrics;
 using MessengerProxy.Hosting.Startup;
 using MessengerProxy.Persistence;
@@ -29,6 +30,7 @@ internal static class RegistrationApp
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         builder.AddStartupLogGate();
+        builder.Services.AddRequestTargetLogGuard();
 
         builder.Services.AddOptions<RegistrationOptions>().Bind(builder.Configuration.GetSection(RegistrationOptions.SectionName)).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<RegistrationOptions>, RegistrationOptionsValidator>();

@@ -146,6 +146,23 @@ public sealed class LogLevelTests
         Assert.Contains("M_LIMIT_EXCEEDED", third.BodyText);
     }
 
+    [Fact]
+    public async Task RequestTargetCategories_StayAtWarning_WhateverLevelIsSet()
+    {
+        await using var host = await Host.StartAsync();
+        Assert.Equal(202, (await host.SendAsync("PUT", "/actuator/logging/TRACE")).StatusCode);
+        Assert.Equal(202, (await host.SendAsync("PUT", "/actuator/logging/TRACE/Yarp")).StatusCode);
+        Assert.Equal(202, (await host.SendAsync("PUT", "/actuator/logging/DEBUG/Microsoft.AspNetCore.Hosting.Diagnostics")).StatusCode);
+
+        var response = await RawHttp.SendAsync(host.Proxy.InboundPort, RawHttp.Request("GET", "/_matrix/client/v3/rooms/!secretroom:hs.example/state?access_token=syt_secret_query_token"));
+        await host.CreateRoomAsync();
+
+        Assert.Equal(200, response.StatusCode);
+        Assert.Single(host.Upstream.Requests, r => r.RawTarget.Contains("syt_secret_query_token", StringComparison.Ordinal));
+        Assert.Equal(1, host.RewriteLines);
+        Assert.DoesNotContain(host.Logs.Lines, l => l.Contains("syt_secret_query_token", StringComparison.Ordinal) || l.Contains("secretroom", StringComparison.Ordinal));
+    }
+
     private sealed class Host : IAsyncDisposable
     {
         private Host(RecordingUpstream upstream, ProxyHost proxy, ManualTimerClock clock, LogCapture logs)
