@@ -297,20 +297,28 @@ public sealed class FederationFixture(PostgresFixture postgres) : IAsyncLifetime
     private static async Task WaitUntilReadyAsync(HomeserverNode node, CancellationToken cancellation)
     {
         using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-        var deadline = DateTime.UtcNow.AddSeconds(60);
+        // Generous: on a loaded machine a starting proxy (and the homeserver its readiness probes) can be slow to answer.
+        var deadline = DateTime.UtcNow.AddSeconds(120);
         string last = string.Empty;
         while (DateTime.UtcNow < deadline)
         {
-            using var response = await client.GetAsync($"http://127.0.0.1:{node.HealthPort}/actuator/health/readiness", cancellation);
-            last = await response.Content.ReadAsStringAsync(cancellation);
-            if (response.IsSuccessStatusCode)
+            try
             {
-                return;
+                using var response = await client.GetAsync($"http://127.0.0.1:{node.HealthPort}/actuator/health/readiness", cancellation);
+                last = await response.Content.ReadAsStringAsync(cancellation);
+                if (response.IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (TaskCanceledException) when (!cancellation.IsCancellationRequested)
+            {
+                last = "(no answer within 10 s)";
             }
 
             await Task.Delay(200, cancellation);
         }
 
-        throw new TimeoutException($"proxy of {node.Name} not ready within 60 s: {last}\n{node.Proxy.Output}");
+        throw new TimeoutException($"proxy of {node.Name} not ready within 120 s: {last}\n{node.Proxy.Output}");
     }
 }
