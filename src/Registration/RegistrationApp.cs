@@ -47,6 +47,7 @@ internal static class RegistrationApp
         builder.Services.AddHostedService(sp => sp.GetRequiredService<VzdFederationListFetcher>());
         builder.Services.AddHttpClient(VzdFederationListFetcher.HttpClientName, (sp, client) =>
             client.Timeout = sp.GetRequiredService<IOptions<RegistrationOptions>>().Value.Vzd.RequestTimeout);
+        builder.Services.AddVzdAuthentication();
 
         builder.Services.AddSingleton<ListenerRegistry>();
         builder.Services.AddSingleton<PrometheusExporter>();

@@ -48,8 +48,39 @@ internal sealed class VzdOptions
     /// </summary>
     public string? FederationListUrl { get; set; }
 
-    /// <summary>Bearer token for <see cref="FederationListUrl"/>.</summary>
+    /// <summary>
+    /// Legacy: a static bearer token for <see cref="FederationListUrl"/>. The VZD issues tokens through
+    /// <see cref="ClientId"/> and <see cref="ClientSecret"/> instead; the two ways exclude each other.
+    /// </summary>
     public string? BearerToken { get; set; }
+
+    /// <summary>
+    /// OAuth client of this provider at the VZD's TI-Provider realm. When set, every request to the VZD carries a
+    /// token from the client-credentials grant at <see cref="TokenUrl"/>, exchanged at
+    /// <see cref="ServiceUrl"/><c>/ti-provider-authenticate</c> (gematik api-vzd <c>I_VZD_TI_Provider_Authenticate_Service</c>).
+    /// </summary>
+    public string? ClientId { get; set; }
+
+    /// <summary>The client's secret; or <see cref="ClientSecretFile"/>, exactly one of the two.</summary>
+    public string? ClientSecret { get; set; }
+
+    /// <summary>A file holding the client's secret (surrounding white space ignored), read at every token request.</summary>
+    public string? ClientSecretFile { get; set; }
+
+    /// <summary>Base URL of the VZD's OAuth server, e.g. <c>https://auth-test.vzd.ti-dienste.de:9443</c>.</summary>
+    public string? TokenUrl { get; set; }
+
+    /// <summary>Path of the token endpoint below <see cref="TokenUrl"/>.</summary>
+    public string TokenPath { get; set; } = "/auth/realms/TI-Provider/protocol/openid-connect/token";
+
+    /// <summary>Base URL of the VZD's FHIR directory, which serves <c>/ti-provider-authenticate</c>.</summary>
+    public string? ServiceUrl { get; set; }
+
+    /// <summary>A token is renewed this long before the VZD says it expires (at most half its lifetime).</summary>
+    public TimeSpan TokenRefreshMargin { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Whether the client-credentials exchange is configured (rather than the legacy static token, or nothing).</summary>
+    public bool UsesClientCredentials => !string.IsNullOrEmpty(ClientId);
 
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromHours(1);
 

@@ -32,7 +32,10 @@ public sealed class RegistrationHost : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    public static async Task<RegistrationHost> StartAsync(PostgresFixture postgres, params string[] settings)
+    public static Task<RegistrationHost> StartAsync(PostgresFixture postgres, params string[] settings) => StartAsync(postgres, configure: null, settings);
+
+    /// <param name="configure">Runs after the service's own registrations (e.g. to add a log capture or a clock).</param>
+    public static async Task<RegistrationHost> StartAsync(PostgresFixture postgres, Action<WebApplicationBuilder>? configure, params string[] settings)
     {
         var database = await TestDatabase.CreateAsync(postgres, migrate: false);
         var args = new List<string>
@@ -43,7 +46,11 @@ public sealed class RegistrationHost : IAsyncDisposable
             "--Registration:HealthPort=0", "--Registration:HealthBindAddress=127.0.0.1",
         };
         args.AddRange(settings.Select(s => "--" + s));
-        var app = RegistrationApp.Build(args.ToArray(), b => b.Logging.ClearProviders());
+        var app = RegistrationApp.Build(args.ToArray(), b =>
+        {
+            b.Logging.ClearProviders();
+            configure?.Invoke(b);
+        });
         await RegistrationApp.MigrateAsync(app.Services);
         await app.StartAsync();
         return new RegistrationHost(app, database);
