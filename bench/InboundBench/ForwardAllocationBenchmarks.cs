@@ -23,7 +23,9 @@ namespace MessengerProxy.InboundBench;
 /// Bytes allocated per forwarded GET, all in one process on loopback, against the same upstream (a fixed 70-byte
 /// JSON answer) and the same client: the upstream alone (<c>Direct</c>), a bare YARP forward that sets the same
 /// headers (X-Forwarded-For/-Proto/-Host, the original Host) over YARP's default client (<c>BareYarp</c>), and the
-/// messenger proxy as the executable composes it: allowlist, policies, raw target, X-Forwarded-* (<c>Proxy</c>).
+/// messenger proxy as the executable composes it: allowlist, policies, raw target, X-Forwarded-* (<c>Proxy</c>), and
+/// the same with raw-data reporting on (<c>ProxyReporting</c>: the target is a reported endpoint; its records go to
+/// a collector stand-in answering 200).
 /// BenchmarkDotNet counts what every thread allocates, so client, Kestrel and upstream are in each figure; the
 /// proxy's own share is a row minus <c>Direct</c>.
 /// </summary>
@@ -41,6 +43,7 @@ public class ForwardAllocationBenchmarks
     private HttpClient _yarp = null!;
     private HttpClient _proxy = null!;
     private HttpClient _unobserved = null!;
+    private HttpClient _reporting = null!;
 
     [GlobalSetup]
     public void Setup() => SetupAsync().GetAwaiter().GetResult();
@@ -76,6 +79,10 @@ public class ForwardAllocationBenchmarks
     /// <summary>The same proxy with nothing listening to its meters (the Prometheus export off): what observing costs.</summary>
     [Benchmark]
     public Task<int> ProxyUnobserved() => GetAsync(_unobserved);
+
+    /// <summary>The proxy with raw-data reporting on: what a reported request costs on top of <c>Proxy</c>.</summary>
+    [Benchmark]
+    public Task<int> ProxyReporting() => GetAsync(_reporting);
 
     private static async Task<int> GetAsync(HttpClient client)
     {
@@ -118,17 +125,30 @@ public class ForwardAllocationBenchmarks
         var proxyPort = await StartProxyAsync(upstreamUrl, "observed", observed: true);
         var unobservedPort = await StartProxyAsync(upstreamUrl, "unobserved", observed: false);
 
+        var collectorPort = FreePort();
+        var collector = Server(collectorPort, slim: true);
+        collector.Run(async context =>
+        {
+            await context.Request.Body.CopyToAsync(Stream.Null);
+            context.Response.StatusCode = 200;
+        });
+        await Start(collector);
+        var reportingPort = await StartProxyAsync(upstreamUrl, "reporting", observed: true,
+            $"--RawData:CollectorUrl=http://127.0.0.1:{collectorPort}/add-performance-data", "--RawData:InstanceId=bench", "--RawData:MatrixDomain=example.org",
+            "--RawData:ProfessionOid=1.2.276.0.76.4.53", "--RawData:TelematikId=1-bench");
+
         _direct = Client(upstreamPort);
         _yarp = Client(yarpPort);
         _proxy = Client(proxyPort);
         _unobserved = Client(unobservedPort);
+        _reporting = Client(reportingPort);
         foreach (var client in _clients)
         {
             await GetAsync(client);
         }
     }
 
-    private async Task<int> StartProxyAsync(string upstreamUrl, string name, bool observed)
+    private async Task<int> StartProxyAsync(string upstreamUrl, string name, bool observed, params string[] settings)
     {
         var port = FreePort();
         var proxy = ProxyApp.Build(
@@ -136,6 +156,7 @@ public class ForwardAllocationBenchmarks
             $"--Inbound:HomeserverUrl={upstreamUrl}", $"--Inbound:Port={port}", "--Inbound:BindAddress=127.0.0.1",
             "--Health:Port=0", "--Health:BindAddress=127.0.0.1", "--Federation:Enforce=false", "--Outbound:Enabled=false", "--TimInformation:Enabled=false",
             $"--Federation:CacheFile={Path.Combine(_cacheDirectory!, name, "federation-list.json")}",
+            .. settings,
         ], builder =>
         {
             builder.Logging.ClearProviders();

@@ -1,5 +1,6 @@
 using MessengerProxy.Pipeline.Diagnostics;
 using MessengerProxy.Pipeline.Forwarding;
+using MessengerProxy.Pipeline.RawData;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
@@ -24,6 +25,7 @@ internal static class PipelineServiceCollectionExtensions
         where TDirection : class, IRequestDirection<TRequest>
     {
         services.AddHttpForwarder();
+        services.AddRawDataReporting();
         services.TryAddKeyedSingleton(direction, (sp, _) => clientFactory(sp));
         services.AddSingleton<TDirection>();
         services.AddSingleton(sp =>
@@ -32,7 +34,7 @@ internal static class PipelineServiceCollectionExtensions
             var requests = metrics(sp);
             var forwarder = new UpstreamForwarder(
                 sp.GetRequiredService<IHttpForwarder>(), sp.GetRequiredKeyedService<IForwarderHttpClientFactory>(direction), activityTimeout(sp), requests, logger);
-            return new ProxyPipeline<TRequest>(sp.GetRequiredService<TDirection>(), forwarder, requests, logger);
+            return new ProxyPipeline<TRequest>(sp.GetRequiredService<TDirection>(), forwarder, requests, sp.GetRequiredService<RawDataReporter>(), logger);
         });
         return services;
     }

@@ -2,7 +2,9 @@ using System.Diagnostics;
 using MessengerProxy.Pipeline.Diagnostics;
 using MessengerProxy.Pipeline.Forwarding;
 using MessengerProxy.Pipeline.Http;
+using MessengerProxy.Pipeline.RawData;
 using MessengerProxy.Policy;
+using MessengerProxy.Policy.Endpoints;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Yarp.ReverseProxy.Forwarder;
@@ -16,6 +18,12 @@ internal interface IProxyRequest
     string LogEndpoint { get; }
 
     RequestOutcome Outcome { get; set; }
+
+    /// <summary>What the request is reported as to the rawdata-master: its direction's side of the endpoint's traits, or null.</summary>
+    RawDataReport? RawData { get; }
+
+    /// <summary>The user IDs the request invites, for raw-data rows that depend on them (read from the body the policies parsed).</summary>
+    IReadOnlyList<string> Invitees();
 }
 
 /// <summary>What one proxy does in each stage of <see cref="ProxyPipeline{TRequest}"/>.</summary>
@@ -52,6 +60,8 @@ internal interface IRequestDirection<TRequest>
 ///   3 Forward  UpstreamForwarder: YARP over the direction's pooled client, the RawTargetTransformer of the
 ///              route (X-Forwarded-* inbound, response rewrites and delegation learning by trait); failures
 ///              through ForwarderErrors
+///   finally    the outcome metric; a request whose traits name a raw-data operation (while RawData is on) is
+///              handed to the RawDataReporter with its arrival time, duration and body byte counts
 /// </code>
 /// A refusal at any stage is a Matrix error written by that stage; the pipeline only counts it.
 /// </summary>
@@ -61,26 +71,36 @@ internal sealed class ProxyPipeline<TRequest> : IDisposable
     private readonly IRequestDirection<TRequest> _direction;
     private readonly UpstreamForwarder _forwarder;
     private readonly RequestMetrics _metrics;
+    private readonly RawDataReporter _rawData;
     private readonly ILogger _logger;
 
-    public ProxyPipeline(IRequestDirection<TRequest> direction, UpstreamForwarder forwarder, RequestMetrics metrics, ILogger logger)
+    public ProxyPipeline(IRequestDirection<TRequest> direction, UpstreamForwarder forwarder, RequestMetrics metrics, RawDataReporter rawData, ILogger logger)
     {
         _direction = direction;
         _forwarder = forwarder;
         _metrics = metrics;
+        _rawData = rawData;
         _logger = logger;
     }
 
     public async Task InvokeAsync(HttpContext context)
     {
         var started = Stopwatch.GetTimestamp();
+        var arrival = _rawData.Enabled ? _rawData.Arrived() : default;
         TRequest? request = null;
+        BodyByteCounter? counted = null;
         var outcome = RequestOutcome.Refused;
         try
         {
             request = await _direction.AdmitAsync(context);
             if (request is not null)
             {
+                // Counted from here, before any stage reads the body; only reported requests pay for it.
+                if (_rawData.Enabled && request.RawData is not null)
+                {
+                    counted = BodyByteCounter.Attach(context);
+                }
+
                 if (!await _direction.AnswerAsync(context, request))
                 {
                     // The route is asked for again on failure rather than kept: this method's state lives on the heap
@@ -114,6 +134,24 @@ internal sealed class ProxyPipeline<TRequest> : IDisposable
         finally
         {
             _metrics.RequestCompleted(_direction.GroupOf(context, request), outcome, context.Response.StatusCode, Stopwatch.GetElapsedTime(started).TotalSeconds);
+            if (counted is not null)
+            {
+                counted.Detach();
+                ReportRawData(context, request!, arrival, counted);
+            }
+        }
+    }
+
+    // Never lets a reporting problem become the request's: the answer is complete by now.
+    private void ReportRawData(HttpContext context, TRequest request, RawDataArrival arrival, BodyByteCounter counted)
+    {
+        try
+        {
+            _rawData.Report(context, request, request.RawData!, arrival, counted);
+        }
+        catch (Exception ex)
+        {
+            Log.UnhandledError(_logger, context.Request.Method, _direction.PathForLog(context, request), ex);
         }
     }
 

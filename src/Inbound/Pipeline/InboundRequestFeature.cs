@@ -30,6 +30,11 @@ internal sealed class InboundRequestFeature : IProxyRequest
 
     public string LogEndpoint => Endpoint.Template.Text;
 
+    // A preflight is the browser asking, not the operation itself.
+    public RawDataReport? RawData => IsPreflight ? null : Endpoint.Traits.InboundRawData;
+
+    public IReadOnlyList<string> Invitees() => RawDataInvitees.Of(this);
+
     /// <summary>An answer a stage gave in place of the homeserver's; written once every stage has passed.</summary>
     internal LocalAnswer? Answer { get; set; }
 

@@ -207,7 +207,7 @@ internal sealed class OutboundDirection : IRequestDirection<OutboundRequestFeatu
             return null;
         }
 
-        return Admit(context, destination, target, endpoint.Template.Text, learnDelegation: !hostIsDelegate && endpoint.Traits.LearnsDelegation);
+        return Admit(context, destination, target, endpoint.Template.Text, learnDelegation: !hostIsDelegate && endpoint.Traits.LearnsDelegation, endpoint.Traits.OutboundRawData);
     }
 
     /// <summary>
@@ -302,9 +302,10 @@ internal sealed class OutboundDirection : IRequestDirection<OutboundRequestFeatu
         new MatrixError(403, MatrixErrorCode.Forbidden, $"{destination.Host} is reachable only for the servers delegating to it; name one as Host or X-Matrix destination"),
         "request addressed to a delegate host itself");
 
-    private static OutboundRequestFeature Admit(HttpContext context, Destination destination, RequestTarget target, string endpoint, bool learnDelegation)
+    private static OutboundRequestFeature Admit(HttpContext context, Destination destination, RequestTarget target, string endpoint, bool learnDelegation,
+        RawDataReport? rawData = null)
     {
-        var feature = new OutboundRequestFeature(destination, target, endpoint, learnDelegation);
+        var feature = new OutboundRequestFeature(destination, target, endpoint, learnDelegation, rawData);
         context.Features.Set(feature);
         return feature;
     }

@@ -1,11 +1,12 @@
 using MessengerProxy.Outbound.Destinations;
 using MessengerProxy.Pipeline;
 using MessengerProxy.Policy;
+using MessengerProxy.Policy.Endpoints;
 
 namespace MessengerProxy.Outbound.Forwarding;
 
 /// <summary>An outbound request that passed the checks: where it goes and the exact target to send.</summary>
-internal sealed class OutboundRequestFeature(Destination destination, RequestTarget target, string endpoint, bool learnDelegation) : IProxyRequest
+internal sealed class OutboundRequestFeature(Destination destination, RequestTarget target, string endpoint, bool learnDelegation, RawDataReport? rawData = null) : IProxyRequest
 {
     public Destination Destination { get; } = destination;
 
@@ -18,4 +19,10 @@ internal sealed class OutboundRequestFeature(Destination destination, RequestTar
     public bool LearnDelegation { get; } = learnDelegation;
 
     public RequestOutcome Outcome { get; set; } = RequestOutcome.Forwarded;
+
+    /// <summary>The endpoint's outbound raw-data operation; none for extra hosts.</summary>
+    public RawDataReport? RawData { get; } = rawData;
+
+    // The outbound rows never depend on invitees: a federation invite sent out is outside the organisation by nature.
+    public IReadOnlyList<string> Invitees() => [];
 }

@@ -210,6 +210,12 @@ internal sealed class EndpointTraits
     /// <summary>What the endpoint means for the invite check's caches and the default permission configuration.</summary>
     public TimAccountHook TimAccount { get; }
 
+    /// <summary>What the inbound proxy reports to the rawdata-master for the endpoint's requests (null: nothing).</summary>
+    public RawDataReport? InboundRawData { get; private init; }
+
+    /// <summary>What the outbound proxy reports to the rawdata-master for the endpoint's requests (null: nothing).</summary>
+    public RawDataReport? OutboundRawData { get; private init; }
+
     internal static EndpointTraits For(EndpointDescriptor endpoint, TimRulebook tim)
     {
         var serverParameters = new List<ServerParameter>();
@@ -270,6 +276,8 @@ internal sealed class EndpointTraits
             },
             LearnsDelegation = endpoint.Template.Text == WellKnownServerTemplate,
             LegacyMedia = endpoint.Method == "GET" && s_legacyMediaPrefixes.Any(p => endpoint.Template.Text.StartsWith(p, StringComparison.Ordinal)),
+            InboundRawData = endpoint.Api == MatrixApi.Operator ? null : RawDataOperationTable.Committed.InboundFor(endpoint),
+            OutboundRawData = endpoint.Api == MatrixApi.Operator ? null : RawDataOperationTable.Committed.OutboundFor(endpoint),
         };
     }
 

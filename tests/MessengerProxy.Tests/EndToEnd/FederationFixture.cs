@@ -70,6 +70,10 @@ public sealed class FederationFixture(PostgresFixture postgres) : IAsyncLifetime
             Assert.True(put.IsSuccessStatusCode, $"loading the federation list: {(int)put.StatusCode} {await put.Content.ReadAsStringAsync(cancellation)}");
         }
 
+        // hs1's proxy reports raw data to a stand-in rawdata-master.
+        Collector = await RecordingUpstream.StartAsync();
+        Hs1.RawDataCollectorUrl = $"{Collector.BaseUri}add-performance-data";
+
         var database = new NpgsqlConnectionStringBuilder(postgres.ConnectionString);
         var starts = new List<Task>();
         foreach (var node in Nodes)
@@ -85,6 +89,9 @@ public sealed class FederationFixture(PostgresFixture postgres) : IAsyncLifetime
             _baseline[node.Name] = ProxyMetrics.Undelivered(await ProxyMetrics.ScrapeAsync(node.HealthPort, cancellation));
         }
     }
+
+    /// <summary>The stand-in rawdata-master hs1's proxy reports to; every POST it received.</summary>
+    public RecordingUpstream? Collector { get; private set; }
 
     /// <summary>Skips the calling test when the real homeservers cannot run here.</summary>
     public void SkipUnlessRunning() => Assert.SkipWhen(SkipReason is not null, SkipReason ?? string.Empty);
@@ -187,6 +194,11 @@ public sealed class FederationFixture(PostgresFixture postgres) : IAsyncLifetime
         }
 
         await Task.WhenAll(stops);
+        if (Collector is not null)
+        {
+            await Collector.DisposeAsync();
+        }
+
         if (Registration is not null && !_registrationStopped)
         {
             await Registration.DisposeAsync();

@@ -45,6 +45,9 @@ public sealed class HomeserverNode
     /// <summary>A short orphaned-room threshold for this node's proxy (the cleanup step); null keeps the default.</summary>
     public TimeSpan? OrphanedRoomThreshold { get; init; }
 
+    /// <summary>Where the node's proxy reports raw data (the fixture's stand-in collector); null: reporting off.</summary>
+    public string? RawDataCollectorUrl { get; set; }
+
     /// <summary>Whether the registration service lists this server.</summary>
     public bool Listed { get; }
 
@@ -151,6 +154,12 @@ public static class ProxyConfiguration
         {
             settings.Add($"Tim:OrphanedRooms:Threshold={threshold.ToString("c", CultureInfo.InvariantCulture)}");
         }
+        if (node.RawDataCollectorUrl is { } collector)
+        {
+            settings.AddRange([$"RawData:CollectorUrl={collector}", $"RawData:InstanceId=e2e-{node.Name}", $"RawData:MatrixDomain={node.ServerName}",
+                "RawData:ProfessionOid=1.2.276.0.76.4.53", $"RawData:TelematikId=1-{node.Name}"]);
+        }
+
         for (var i = 0; i < all.Count; i++)
         {
             settings.Add($"Outbound:AllowedPorts:{i}={all[i].ProxyPort}");

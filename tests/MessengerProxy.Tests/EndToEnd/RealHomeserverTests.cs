@@ -565,6 +565,50 @@ public sealed class RealHomeserverTests(FederationFixture fixture) : IClassFixtu
     private static double RuleRefusals(string metrics, string rule) =>
         ProxyMetrics.Sum(metrics, "messengerproxy_inbound_rule_refusals_total", $"rule=\"{rule}\"");
 
+    [Fact, Step(70)]
+    public async Task RawData_ARealClientLoginThroughTheProxy_IsReportedToTheCollector()
+    {
+        fixture.SkipUnlessRunning();
+        var alice = await fixture.UserAsync(fixture.Hs1, "alice");
+        var before = fixture.Collector!.Requests.Count;
+
+        var result = await fixture.RunClientAsync("login_whoami", new
+        {
+            ca = fixture.ChrootCaPath,
+            user = FederationFixture.Client(alice),
+            new_username = "walk-in-" + Guid.NewGuid().ToString("N")[..6],
+        });
+        Assert.Equal(alice.UserId, result.GetProperty("login").GetProperty("user_id").GetString());
+
+        // Sent in the background: the client has its answer before the collector has the record.
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(30));
+        JsonElement? login = null;
+        while (login is null)
+        {
+            login = fixture.Collector.Requests.Skip(before)
+                .Select(r => JsonDocument.Parse(r.Body).RootElement.Clone())
+                .Cast<JsonElement?>()
+                .FirstOrDefault(r => r!.Value.GetProperty("operation").GetString() == "MP_CLIENT_LOGIN_REQUEST_ACCESS_TOKEN");
+            if (login is null)
+            {
+                await Task.Delay(50, timeout.Token);
+            }
+        }
+
+        var record = login.Value;
+        Assert.Equal("200", record.GetProperty("status").GetString());
+        var message = record.GetProperty("message");
+        Assert.Equal(fixture.Hs1.ServerName, message.GetProperty("M-Dom").GetString());
+        Assert.Equal("e2e-hs1", message.GetProperty("Inst-ID").GetString());
+        Assert.True(message.GetProperty("sizeIn").GetInt64() > 0);
+        Assert.True(message.GetProperty("sizeOut").GetInt64() > 0);
+        // Synapse's answer holds the new access token; the record holds none of the login's secrets.
+        var body = System.Text.Encoding.UTF8.GetString(fixture.Collector.Requests.Skip(before).First(r => r.Body.AsSpan().IndexOf("MP_CLIENT_LOGIN_REQUEST_ACCESS_TOKEN"u8) >= 0).Body);
+        Assert.DoesNotContain("syt_", body);
+        Assert.DoesNotContain(alice.UserId, body);
+    }
+
     [Fact, Step(90)]
     public async Task RegistrationServiceStopped_ProxiesKeepTheLastGoodList_MessagesKeepFlowing()
     {

@@ -197,8 +197,8 @@ internal sealed class InvitePermissionPolicy(
         return s_unreadable;
     }
 
-    /// <summary>The invitees a client request names, or the error for a body of the wrong shape.</summary>
-    private static (List<string> Invitees, MatrixError? Error) ClientInvitees(InboundRequestFeature request, TimInvitePoint point, JsonElement root)
+    /// <summary>The invitees a client request names, or the error for a body of the wrong shape (raw-data reporting reads them too).</summary>
+    internal static (List<string> Invitees, MatrixError? Error) ClientInvitees(InboundRequestFeature request, TimInvitePoint point, JsonElement root)
     {
         var invitees = new List<string>();
         switch (point)
