@@ -11,6 +11,7 @@ using MessengerProxy.Inbound.Information;
 using MessengerProxy.Inbound.Pipeline;
 using MessengerProxy.LowBandwidth;
 using MessengerProxy.Outbound;
+using MessengerProxy.Hosting.Http;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -56,9 +57,7 @@ internal static class ProxyApp
         builder.Services.AddSingleton<IConfigureOptions<KestrelServerOptions>, KestrelListenerSetup>();
         builder.Services.AddSingleton<PrometheusExporter>();
 
-        builder.Services.AddHttpClient(HomeserverHealthCheck.HttpClientName, (sp, client) =>
-                client.Timeout = sp.GetRequiredService<IOptions<HealthOptions>>().Value.ProbeTimeout)
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false });
+        builder.Services.AddServiceHttpClient(HomeserverHealthCheck.HttpClientName, sp => sp.GetRequiredService<IOptions<HealthOptions>>().Value.ProbeTimeout);
         builder.Services.AddHealthChecks()
             .AddCheck("process", () => HealthCheckResult.Healthy("running"), tags: [ActuatorEndpoints.LiveTag])
             .AddCheck<HomeserverHealthCheck>("homeserver", tags: [ActuatorEndpoints.ReadyTag]);

@@ -12,6 +12,7 @@ using MessengerProxy.Inbound.Policies.Tim.Invites;
 using MessengerProxy.Inbound.WellKnown;
 using MessengerProxy.Pipeline;
 using MessengerProxy.Pipeline.Forwarding;
+using MessengerProxy.Hosting.Http;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -84,27 +85,16 @@ internal static class InboundServiceCollectionExtensions
         services.AddHealthChecks().AddCheck<HomeserverAdminHealthCheck>("homeserver-admin", tags: [ActuatorEndpoints.ReadyTag]);
         // The admin API has credentials and a timeout of its own; the caller's requests (whoami, account data,
         // the event to redact) go through the inbound upstream client factory (CallerRequests).
-        services.AddHttpClient(HomeserverAdminClient.HttpClientName, (sp, client) => client.Timeout = sp.GetRequiredService<IOptions<TimOptions>>().Value.Admin.Timeout)
-            .ConfigurePrimaryHttpMessageHandler(sp => HomeserverHandler(sp.GetRequiredService<IOptions<InboundOptions>>().Value.UpstreamConnectTimeout));
+        services.AddServiceHttpClient(
+            HomeserverAdminClient.HttpClientName,
+            sp => sp.GetRequiredService<IOptions<TimOptions>>().Value.Admin.Timeout,
+            sp => sp.GetRequiredService<IOptions<InboundOptions>>().Value.UpstreamConnectTimeout);
 
-        services.AddHttpClient(WellKnownHandler.SupportHttpClient, (sp, client) =>
-            {
-                client.Timeout = sp.GetRequiredService<IOptions<WellKnownOptions>>().Value.SupportTimeout;
-            })
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false });
+        // The support document may live outside the deployment, so this one may go through the system proxy.
+        services.AddServiceHttpClient(WellKnownHandler.SupportHttpClient, sp => sp.GetRequiredService<IOptions<WellKnownOptions>>().Value.SupportTimeout, useSystemProxy: true);
 
         return services;
     }
-
-    // The proxy's own requests to the homeserver: straight to its internal URL, no proxy, no redirects, no cookies.
-    private static SocketsHttpHandler HomeserverHandler(TimeSpan connectTimeout) => new()
-    {
-        UseProxy = false,
-        AllowAutoRedirect = false,
-        UseCookies = false,
-        ActivityHeadersPropagator = null,
-        ConnectTimeout = connectTimeout,
-    };
 
     /// <summary>Ends a pipeline branch in the inbound proxy.</summary>
     public static void RunInboundProxy(this IApplicationBuilder app)

@@ -1,4 +1,5 @@
 using MessengerProxy.Hosting.Health;
+using MessengerProxy.Hosting.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -18,9 +19,7 @@ internal static class TimInformationServiceCollectionExtensions
         services.AddSingleton<TimInformationMetrics>();
         services.AddSingleton<OpenIdTokenValidator>();
         services.AddSingleton<TimInformationApi>();
-        services.AddHttpClient(OpenIdTokenValidator.HttpClientName, (sp, client) =>
-                client.Timeout = sp.GetRequiredService<IOptions<TimInformationOptions>>().Value.UserInfoTimeout)
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false, UseCookies = false });
+        services.AddServiceHttpClient(OpenIdTokenValidator.HttpClientName, sp => sp.GetRequiredService<IOptions<TimInformationOptions>>().Value.UserInfoTimeout);
 
         // Bound here already (not through IOptions) because whether the check exists is decided at registration.
         if (section.GetValue(nameof(TimInformationOptions.Enabled), true))

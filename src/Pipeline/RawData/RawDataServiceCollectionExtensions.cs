@@ -1,3 +1,4 @@
+using MessengerProxy.Hosting.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -23,9 +24,7 @@ internal static class RawDataServiceCollectionExtensions
         services.AddSingleton<RawDataMetrics>();
         services.AddSingleton<RawDataReporter>();
         services.AddHostedService<RawDataSender>();
-        services.AddHttpClient(RawDataSender.HttpClientName, (sp, client) =>
-                client.Timeout = sp.GetRequiredService<IOptions<RawDataOptions>>().Value.SendTimeout)
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false, UseCookies = false });
+        services.AddServiceHttpClient(RawDataSender.HttpClientName, sp => sp.GetRequiredService<IOptions<RawDataOptions>>().Value.SendTimeout);
         return services;
     }
 }
