@@ -9,6 +9,7 @@ using MessengerProxy.Inbound.Pipeline;
 using MessengerProxy.Inbound.Policies;
 using MessengerProxy.Inbound.Policies.Tim;
 using MessengerProxy.Inbound.Policies.Tim.Invites;
+using MessengerProxy.Inbound.ServerKeys;
 using MessengerProxy.Inbound.WellKnown;
 using MessengerProxy.Pipeline;
 using MessengerProxy.Pipeline.Forwarding;
@@ -64,6 +65,8 @@ internal static class InboundServiceCollectionExtensions
         services.AddSingleton<XMatrixOriginPolicy>();
         services.AddSingleton<GuestRegistrationPolicy>();
         services.AddSingleton<RequestBodyStage>();
+        services.AddSingleton<XMatrixSignaturePolicy>();
+        services.AddSingleton<ServerKeyStore>();
         services.AddSingleton<ClientDomainPolicy>();
         services.AddSingleton<TimContentPolicy>();
         services.AddSingleton<RedactionWindowPolicy>();
@@ -85,6 +88,10 @@ internal static class InboundServiceCollectionExtensions
         // The admin API has credentials and a timeout of its own; the caller's requests (whoami, account data,
         // the event to redact) go through the inbound upstream client factory (CallerRequests).
         services.AddHttpClient(HomeserverAdminClient.HttpClientName, (sp, client) => client.Timeout = sp.GetRequiredService<IOptions<TimOptions>>().Value.Admin.Timeout)
+            .ConfigurePrimaryHttpMessageHandler(sp => HomeserverHandler(sp.GetRequiredService<IOptions<InboundOptions>>().Value.UpstreamConnectTimeout));
+
+        // The notary asked for other servers' keys is the homeserver (or one named in Federation:KeyNotaryUrl), internal.
+        services.AddHttpClient(ServerKeyStore.HttpClientName, (sp, client) => client.Timeout = sp.GetRequiredService<IOptions<FederationOptions>>().Value.RequestTimeout)
             .ConfigurePrimaryHttpMessageHandler(sp => HomeserverHandler(sp.GetRequiredService<IOptions<InboundOptions>>().Value.UpstreamConnectTimeout));
 
         services.AddHttpClient(WellKnownHandler.SupportHttpClient, (sp, client) =>
