@@ -81,7 +81,7 @@ internal sealed partial class ServerKeyStore : IAsyncDisposable
                 _entries[origin] = entry;
             }
 
-            fetch = entry.Pending ??= FetchAsync(origin, entry);
+            fetch = entry.Pending ??= FetchAsync(origin, keyId, entry);
         }
 
         var result = await fetch.WaitAsync(cancellationToken);
@@ -114,10 +114,10 @@ internal sealed partial class ServerKeyStore : IAsyncDisposable
             keys.ContainsKey(keyId) ? "expired_key" : "unknown_key");
 
     // Forks off the caller's flow: the fetch belongs to every request waiting for it, not to the first one.
-    private async Task<FetchResult> FetchAsync(string origin, Entry entry)
+    private async Task<FetchResult> FetchAsync(string origin, string keyId, Entry entry)
     {
         await Task.Yield();
-        var result = await FetchFromNotaryAsync(origin);
+        var result = await FetchFromNotaryAsync(origin, keyId);
         _metrics.KeyFetch(result.Failure?.Reason ?? "fetched");
         lock (_lock)
         {
@@ -135,7 +135,7 @@ internal sealed partial class ServerKeyStore : IAsyncDisposable
         return result;
     }
 
-    private async Task<FetchResult> FetchFromNotaryAsync(string origin)
+    private async Task<FetchResult> FetchFromNotaryAsync(string origin, string keyId)
     {
         // The list is asked first: an unlisted server's keys are never fetched, whoever asks.
         if (_federation.Enforced)
@@ -156,6 +156,11 @@ internal sealed partial class ServerKeyStore : IAsyncDisposable
                 writer.WriteStartObject();
                 writer.WriteStartObject("server_keys");
                 writer.WriteStartObject(origin);
+                // A key ID with a minimum validity, not "all keys": for that, Synapse answers only from its cache
+                // and never fetches a server it has not seen yet.
+                writer.WriteStartObject(keyId);
+                writer.WriteNumber("minimum_valid_until_ts", _time.GetUtcNow().ToUnixTimeMilliseconds());
+                writer.WriteEndObject();
                 writer.WriteEndObject();
                 writer.WriteEndObject();
                 writer.WriteEndObject();

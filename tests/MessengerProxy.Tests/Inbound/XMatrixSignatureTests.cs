@@ -82,6 +82,10 @@ public sealed class XMatrixSignatureTests : IAsyncLifetime
         Assert.True(response.StatusCode == 200, response.BodyText);
         Assert.Equal(SentBody, System.Text.Encoding.UTF8.GetString(Assert.Single(_homeserver.WithTestId(id)).Body));
         Assert.Contains("messengerproxy_inbound_xmatrix_signatures_total{result=\"verified\"} 1", await MetricsAsync(proxy));
+        // The notary is asked for the key ID with a minimum validity (Synapse answers "all keys" from its cache only).
+        var query = System.Text.Json.JsonDocument.Parse(Assert.Single(_homeserver.Requests, r => r.RawTarget == "/_matrix/key/v2/query").Body).RootElement;
+        Assert.Equal(_clock.GetUtcNow().ToUnixTimeMilliseconds(),
+            query.GetProperty("server_keys").GetProperty("origin.example").GetProperty(_origin.KeyId).GetProperty("minimum_valid_until_ts").GetInt64());
     }
 
     [Theory]
