@@ -38,22 +38,24 @@ internal sealed class XMatrixSignaturePolicy(ServerKeyStore keys, IOptions<Feder
         }
 
         string destination;
+        if (_own is null)
+        {
+            // Fail closed: without our own name no destination can be checked (README: VerifySignatures needs ServerName).
+            return Refuse("wrong_destination", "X-Matrix signatures cannot be verified: this proxy has no Federation:ServerName");
+        }
+
         if (authorization.Destination is { } named)
         {
-            if (_own is not { } own || !ServerName.TryParse(named, out var parsed) || parsed != own)
+            if (!ServerName.TryParse(named, out var parsed) || parsed != _own)
             {
                 return Refuse("wrong_destination", "X-Matrix authorization: the destination is not this server");
             }
 
             destination = named;
         }
-        else if (_ownName is { Length: > 0 })
-        {
-            destination = _ownName;
-        }
         else
         {
-            return Refuse("wrong_destination", "X-Matrix authorization without a destination cannot be verified here");
+            destination = _ownName!;
         }
 
         if (!authorization.Key.StartsWith(Ed25519Signatures.Algorithm + ":", StringComparison.Ordinal))

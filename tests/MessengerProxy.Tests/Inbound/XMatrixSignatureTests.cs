@@ -292,6 +292,17 @@ public sealed class XMatrixSignatureTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task WithoutOwnServerName_VerificationFailsClosed()
+    {
+        await using var proxy = await StartProxyAsync("Federation:ServerName=");
+        var (id, response) = await SendAsync(proxy, "PUT", SendTarget, _origin.XMatrix("PUT", SendTarget, Own, CanonicalBody), SentBody);
+
+        RejectionTests.AssertMatrixError(response, 401, "M_UNAUTHORIZED");
+        Assert.Contains("Federation:ServerName", response.BodyText);
+        Assert.Empty(_homeserver.WithTestId(id));
+    }
+
+    [Fact]
     public async Task KeyEndpoints_StayUnauthenticated()
     {
         await using var proxy = await StartProxyAsync();
