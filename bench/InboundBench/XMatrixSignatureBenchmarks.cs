@@ -47,12 +47,14 @@ public class XMatrixSignatureBenchmarks
     private string _fiftyPdusAuthorization = "";
     private byte[] _message = [];
     private byte[] _signature = [];
+    private Ed25519.PublicPoint _point = null!;
 
     [GlobalSetup]
     public void Setup()
     {
         Ed25519.GeneratePrivateKey(new SecureRandom(), _secret);
         Ed25519.GeneratePublicKey(_secret, 0, _public, 0);
+        _point = Ed25519.ValidatePublicKeyFullExport(_public, 0)!;
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["Federation:Enforce"] = "false",
@@ -96,8 +98,8 @@ public class XMatrixSignatureBenchmarks
     [Benchmark(Description = "PUT /send, 50 PDUs")]
     public bool SendFifty() => Run("PUT", SendTarget, _send, _fiftyPdus, _fiftyPdusAuthorization);
 
-    [Benchmark(Description = "ed25519 verify alone, 300 bytes")]
-    public bool VerifyOnly() => Ed25519.Verify(_signature, 0, _public, 0, _message, 0, _message.Length);
+    [Benchmark(Description = "ed25519 verify alone (key decoded once), 300 bytes")]
+    public bool VerifyOnly() => Ed25519.Verify(_signature, 0, _point, _message, 0, _message.Length);
 
     private bool Run(string method, string raw, EndpointDescriptor endpoint, byte[]? json, string authorization)
     {

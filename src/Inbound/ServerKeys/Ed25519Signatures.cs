@@ -40,7 +40,11 @@ internal static class Ed25519Signatures
         return true;
     }
 
-    public static bool Verify(byte[] publicKey, byte[] signature, ArraySegment<byte> message) =>
-        publicKey.Length == Ed25519.PublicKeySize && signature.Length == Ed25519.SignatureSize
-        && Ed25519.Verify(signature, 0, publicKey, 0, message.Array!, message.Offset, message.Count);
+    /// <summary>A key decoded and checked once (a point on the curve, not of small order), so that each verification skips that.</summary>
+    public static Ed25519.PublicPoint? ReadPublicKey(ReadOnlySpan<char> base64) =>
+        TryDecodeBase64(base64, Ed25519.PublicKeySize, out var bytes) ? Ed25519.ValidatePublicKeyFullExport(bytes, 0) : null;
+
+    public static bool Verify(Ed25519.PublicPoint publicKey, byte[] signature, ArraySegment<byte> message) =>
+        signature.Length == Ed25519.SignatureSize
+        && Ed25519.Verify(signature, 0, publicKey, message.Array!, message.Offset, message.Count);
 }

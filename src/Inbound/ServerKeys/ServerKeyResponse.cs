@@ -1,10 +1,11 @@
 using System.Text.Json;
 using MessengerProxy.Policy.Federation;
+using Org.BouncyCastle.Math.EC.Rfc8032;
 
 namespace MessengerProxy.Inbound.ServerKeys;
 
 /// <summary>One verify key of a server: the public key and the last moment it may sign a request.</summary>
-internal sealed record ServerKey(byte[] PublicKey, DateTimeOffset ValidUntil);
+internal sealed record ServerKey(Ed25519.PublicPoint PublicKey, DateTimeOffset ValidUntil);
 
 /// <summary>
 /// Reads a server's key response (<c>/_matrix/key/v2/server</c>, or one entry of a notary's
@@ -101,13 +102,14 @@ internal static class ServerKeyResponse
         return verified;
     }
 
-    private static bool TryReadKey(JsonProperty entry, out byte[] publicKey)
+    private static bool TryReadKey(JsonProperty entry, out Ed25519.PublicPoint publicKey)
     {
-        publicKey = [];
+        publicKey = null!;
         return entry.Name.StartsWith(Ed25519Signatures.Algorithm + ":", StringComparison.Ordinal)
             && entry.Value.ValueKind == JsonValueKind.Object
             && entry.Value.TryGetProperty("key", out var key) && key.ValueKind == JsonValueKind.String
-            && Ed25519Signatures.TryDecodeBase64(key.GetString(), 32, out publicKey);
+            && Ed25519Signatures.ReadPublicKey(key.GetString()) is { } point
+            && (publicKey = point) is not null;
     }
 
     private static DateTimeOffset FromUnixMs(long ms) =>

@@ -8,11 +8,12 @@ using MessengerProxy.Policy;
 using MessengerProxy.Policy.Federation;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Org.BouncyCastle.Math.EC.Rfc8032;
 
 namespace MessengerProxy.Inbound.ServerKeys;
 
 /// <summary>A key look-up: the public key, or the refusal to answer and the metric reason.</summary>
-internal readonly record struct KeyLookup(byte[]? PublicKey, MatrixError? Error, string Reason);
+internal readonly record struct KeyLookup(Ed25519.PublicPoint? PublicKey, MatrixError? Error, string Reason);
 
 /// <summary>
 /// Other servers' verify keys, fetched from the notary (by default the homeserver, which fetches them through the
@@ -306,7 +307,7 @@ internal sealed partial class ServerKeyStore : IAsyncDisposable
 
         public KeyLookup? Failure { get; set; }
 
-        public byte[]? Find(string keyId, DateTimeOffset now) =>
+        public Ed25519.PublicPoint? Find(string keyId, DateTimeOffset now) =>
             Keys.TryGetValue(keyId, out var key) && now < key.ValidUntil ? key.PublicKey : null;
 
         public DateTimeOffset ExpiresAt(DateTimeOffset now) =>

@@ -67,6 +67,21 @@ public sealed class XMatrixSignatureTests : IAsyncLifetime
         return (id, response);
     }
 
+    private Task<(string Id, RawResponse Response)> SendTransactionAsync(ProxyHost proxy, TestServerKey? signer = null, string? keyId = null, string destination = Own) =>
+        SendAsync(proxy, "PUT", SendTarget, (signer ?? _origin).XMatrix("PUT", SendTarget, destination, CanonicalBody, keyId: keyId), SentBody);
+
+    /// <summary>The proxy's own refusal (naming <paramref name="text"/>), and nothing reached the homeserver.</summary>
+    private void AssertRefused((string Id, RawResponse Response) sent, int status, string errcode, string? text = null)
+    {
+        RejectionTests.AssertMatrixError(sent.Response, status, errcode);
+        if (text is not null)
+        {
+            Assert.Contains(text, sent.Response.BodyText);
+        }
+
+        Assert.Empty(_homeserver.WithTestId(sent.Id));
+    }
+
     private static async Task<string> MetricsAsync(ProxyHost proxy)
     {
         using var client = new HttpClient { BaseAddress = proxy.HealthUri };
@@ -77,7 +92,7 @@ public sealed class XMatrixSignatureTests : IAsyncLifetime
     public async Task SignedTransaction_WithItsBodyInAnyLayout_IsVerifiedAndForwardedByteForByte()
     {
         await using var proxy = await StartProxyAsync();
-        var (id, response) = await SendAsync(proxy, "PUT", SendTarget, _origin.XMatrix("PUT", SendTarget, Own, CanonicalBody), SentBody);
+        var (id, response) = await SendTransactionAsync(proxy);
 
         Assert.True(response.StatusCode == 200, response.BodyText);
         Assert.Equal(SentBody, System.Text.Encoding.UTF8.GetString(Assert.Single(_homeserver.WithTestId(id)).Body));
@@ -124,11 +139,7 @@ public sealed class XMatrixSignatureTests : IAsyncLifetime
     public async Task TamperedRequest_Is401_AndNothingForwarded(string name, string target, string body)
     {
         await using var proxy = await StartProxyAsync();
-        var (id, response) = await SendAsync(proxy, "PUT", target, _origin.XMatrix("PUT", SendTarget, Own, CanonicalBody), body);
-
-        RejectionTests.AssertMatrixError(response, 401, "M_UNAUTHORIZED");
-        Assert.Empty(_homeserver.WithTestId(id));
-        Assert.Contains("does not verify", response.BodyText);
+        AssertRefused(await SendAsync(proxy, "PUT", target, _origin.XMatrix("PUT", SendTarget, Own, CanonicalBody), body), 401, "M_UNAUTHORIZED", "does not verify");
         Assert.Contains("result=\"bad_signature\"", await MetricsAsync(proxy));
         _ = name;
     }
@@ -138,32 +149,21 @@ public sealed class XMatrixSignatureTests : IAsyncLifetime
     {
         await using var proxy = await StartProxyAsync();
         var impostor = new TestServerKey("origin.example");
-        var (id, response) = await SendAsync(proxy, "PUT", SendTarget, impostor.XMatrix("PUT", SendTarget, Own, CanonicalBody), SentBody);
-
-        RejectionTests.AssertMatrixError(response, 401, "M_UNAUTHORIZED");
-        Assert.Empty(_homeserver.WithTestId(id));
+        AssertRefused(await SendTransactionAsync(proxy, impostor), 401, "M_UNAUTHORIZED");
     }
 
     [Fact]
     public async Task WrongKeyId_Is401_AndNothingForwarded()
     {
         await using var proxy = await StartProxyAsync();
-        var (id, response) = await SendAsync(proxy, "PUT", SendTarget, _origin.XMatrix("PUT", SendTarget, Own, CanonicalBody, keyId: "ed25519:other"), SentBody);
-
-        RejectionTests.AssertMatrixError(response, 401, "M_UNAUTHORIZED");
-        Assert.Contains("no such signing key", response.BodyText);
-        Assert.Empty(_homeserver.WithTestId(id));
+        AssertRefused(await SendTransactionAsync(proxy, keyId: "ed25519:other"), 401, "M_UNAUTHORIZED", "no such signing key");
     }
 
     [Fact]
     public async Task WrongDestination_Is401_EvenWhenSignedForIt_AndNoKeyIsFetched()
     {
         await using var proxy = await StartProxyAsync();
-        var (id, response) = await SendAsync(proxy, "PUT", SendTarget, _origin.XMatrix("PUT", SendTarget, "other.example", CanonicalBody), SentBody);
-
-        RejectionTests.AssertMatrixError(response, 401, "M_UNAUTHORIZED");
-        Assert.Contains("destination", response.BodyText);
-        Assert.Empty(_homeserver.WithTestId(id));
+        AssertRefused(await SendTransactionAsync(proxy, destination: "other.example"), 401, "M_UNAUTHORIZED", "destination");
         Assert.Equal(0, _keyQueries);
     }
 
@@ -172,11 +172,7 @@ public sealed class XMatrixSignatureTests : IAsyncLifetime
     {
         _notaryKeys = [_origin.KeyResponse(_clock.GetUtcNow().AddMinutes(-1))];
         await using var proxy = await StartProxyAsync();
-        var (id, response) = await SendAsync(proxy, "PUT", SendTarget, _origin.XMatrix("PUT", SendTarget, Own, CanonicalBody), SentBody);
-
-        RejectionTests.AssertMatrixError(response, 401, "M_UNAUTHORIZED");
-        Assert.Contains("expired", response.BodyText);
-        Assert.Empty(_homeserver.WithTestId(id));
+        AssertRefused(await SendTransactionAsync(proxy), 401, "M_UNAUTHORIZED", "expired");
     }
 
     [Fact]
@@ -187,14 +183,12 @@ public sealed class XMatrixSignatureTests : IAsyncLifetime
         _notaryKeys = [current.KeyResponse(_clock.GetUtcNow().AddDays(1), oldKey: retired, oldKeyExpired: _clock.GetUtcNow().AddMinutes(10))];
         await using var proxy = await StartProxyAsync();
 
-        var (accepted, first) = await SendAsync(proxy, "PUT", SendTarget, retired.XMatrix("PUT", SendTarget, Own, CanonicalBody), SentBody);
+        var (accepted, first) = await SendTransactionAsync(proxy, retired);
         Assert.True(first.StatusCode == 200, first.BodyText);
         Assert.Single(_homeserver.WithTestId(accepted));
 
         _clock.Advance(TimeSpan.FromMinutes(11));
-        var (refused, second) = await SendAsync(proxy, "PUT", SendTarget, retired.XMatrix("PUT", SendTarget, Own, CanonicalBody), SentBody);
-        RejectionTests.AssertMatrixError(second, 401, "M_UNAUTHORIZED");
-        Assert.Empty(_homeserver.WithTestId(refused));
+        AssertRefused(await SendTransactionAsync(proxy, retired), 401, "M_UNAUTHORIZED", "expired");
     }
 
     [Fact]
@@ -203,11 +197,7 @@ public sealed class XMatrixSignatureTests : IAsyncLifetime
         // A notary (or anyone in between) handing out a key the origin never signed.
         _notaryKeys = [_origin.KeyResponse(_clock.GetUtcNow().AddHours(1), signer: new TestServerKey("origin.example"))];
         await using var proxy = await StartProxyAsync();
-        var (id, response) = await SendAsync(proxy, "PUT", SendTarget, _origin.XMatrix("PUT", SendTarget, Own, CanonicalBody), SentBody);
-
-        RejectionTests.AssertMatrixError(response, 401, "M_UNAUTHORIZED");
-        Assert.Contains("keys are unavailable", response.BodyText);
-        Assert.Empty(_homeserver.WithTestId(id));
+        AssertRefused(await SendTransactionAsync(proxy), 401, "M_UNAUTHORIZED", "keys are unavailable");
     }
 
     [Fact]
@@ -215,17 +205,17 @@ public sealed class XMatrixSignatureTests : IAsyncLifetime
     {
         await using var proxy = await StartProxyAsync();
         var responses = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ =>
-            SendAsync(proxy, "PUT", SendTarget, _origin.XMatrix("PUT", SendTarget, Own, CanonicalBody), SentBody)));
+            SendTransactionAsync(proxy)));
         Assert.All(responses, r => Assert.True(r.Response.StatusCode == 200, r.Response.BodyText));
         Assert.Equal(1, _keyQueries);
 
         _clock.Advance(TimeSpan.FromMinutes(59));
-        Assert.Equal(200, (await SendAsync(proxy, "PUT", SendTarget, _origin.XMatrix("PUT", SendTarget, Own, CanonicalBody), SentBody)).Response.StatusCode);
+        Assert.Equal(200, (await SendTransactionAsync(proxy)).Response.StatusCode);
         Assert.Equal(1, _keyQueries);
 
         _notaryKeys = [_origin.KeyResponse(_clock.GetUtcNow().AddHours(1))];
         _clock.Advance(TimeSpan.FromMinutes(2));
-        Assert.Equal(200, (await SendAsync(proxy, "PUT", SendTarget, _origin.XMatrix("PUT", SendTarget, Own, CanonicalBody), SentBody)).Response.StatusCode);
+        Assert.Equal(200, (await SendTransactionAsync(proxy)).Response.StatusCode);
         Assert.Equal(2, _keyQueries);
     }
 
@@ -235,13 +225,13 @@ public sealed class XMatrixSignatureTests : IAsyncLifetime
         await using var proxy = await StartProxyAsync();
         for (var i = 0; i < 5; i++)
         {
-            var (_, response) = await SendAsync(proxy, "PUT", SendTarget, _origin.XMatrix("PUT", SendTarget, Own, CanonicalBody, keyId: $"ed25519:made_up_{i}"), SentBody);
+            var (_, response) = await SendTransactionAsync(proxy, keyId: $"ed25519:made_up_{i}");
             RejectionTests.AssertMatrixError(response, 401, "M_UNAUTHORIZED");
         }
 
         Assert.Equal(1, _keyQueries);
         _clock.Advance(TimeSpan.FromSeconds(11));
-        await SendAsync(proxy, "PUT", SendTarget, _origin.XMatrix("PUT", SendTarget, Own, CanonicalBody, keyId: "ed25519:made_up_again"), SentBody);
+        await SendTransactionAsync(proxy, keyId: "ed25519:made_up_again");
         Assert.Equal(2, _keyQueries);
     }
 
@@ -250,10 +240,7 @@ public sealed class XMatrixSignatureTests : IAsyncLifetime
     {
         _notaryStatus = 502;
         await using var proxy = await StartProxyAsync();
-        var (id, response) = await SendAsync(proxy, "PUT", SendTarget, _origin.XMatrix("PUT", SendTarget, Own, CanonicalBody), SentBody);
-
-        RejectionTests.AssertMatrixError(response, 503, "M_UNKNOWN");
-        Assert.Empty(_homeserver.WithTestId(id));
+        AssertRefused(await SendTransactionAsync(proxy), 503, "M_UNKNOWN");
     }
 
     [Fact]
@@ -268,9 +255,7 @@ public sealed class XMatrixSignatureTests : IAsyncLifetime
         Assert.Null(lookup.PublicKey);
         Assert.Equal(403, lookup.Error!.StatusCode);
         Assert.Equal(0, _keyQueries);
-        var (id, response) = await SendAsync(proxy, "PUT", SendTarget, _origin.XMatrix("PUT", SendTarget, Own, CanonicalBody), SentBody);
-        RejectionTests.AssertMatrixError(response, 403, "M_FORBIDDEN");
-        Assert.Empty(_homeserver.WithTestId(id));
+        AssertRefused(await SendTransactionAsync(proxy), 403, "M_FORBIDDEN");
         Assert.Equal(0, _keyQueries);
     }
 
@@ -280,9 +265,7 @@ public sealed class XMatrixSignatureTests : IAsyncLifetime
         const string Fake = "X-Matrix origin=\"origin.example\",destination=\"matrix.example.org\",key=\"ed25519:k\",sig=\"c2ln\"";
         await using (var verifying = await StartProxyAsync())
         {
-            var (id, response) = await SendAsync(verifying, "PUT", SendTarget, Fake, SentBody);
-            RejectionTests.AssertMatrixError(response, 401, "M_UNAUTHORIZED");
-            Assert.Empty(_homeserver.WithTestId(id));
+            AssertRefused(await SendAsync(verifying, "PUT", SendTarget, Fake, SentBody), 401, "M_UNAUTHORIZED");
         }
 
         await using var off = await StartProxyAsync("Federation:VerifySignatures=false");
@@ -295,11 +278,7 @@ public sealed class XMatrixSignatureTests : IAsyncLifetime
     public async Task WithoutOwnServerName_VerificationFailsClosed()
     {
         await using var proxy = await StartProxyAsync("Federation:ServerName=");
-        var (id, response) = await SendAsync(proxy, "PUT", SendTarget, _origin.XMatrix("PUT", SendTarget, Own, CanonicalBody), SentBody);
-
-        RejectionTests.AssertMatrixError(response, 401, "M_UNAUTHORIZED");
-        Assert.Contains("Federation:ServerName", response.BodyText);
-        Assert.Empty(_homeserver.WithTestId(id));
+        AssertRefused(await SendTransactionAsync(proxy), 401, "M_UNAUTHORIZED", "Federation:ServerName");
     }
 
     [Fact]
