@@ -235,6 +235,24 @@ public sealed class XMatrixSignatureTests : IAsyncLifetime
         Assert.Equal(2, _keyQueries);
     }
 
+    [Theory]
+    [InlineData(1, 3)]
+    [InlineData(2, 2)]
+    public async Task HeldServers_AreBounded_TheOneExpiringFirstMakesRoom(int maxServers, int expectedFetches)
+    {
+        var second = new TestServerKey("second.example");
+        _notaryKeys = [_origin.KeyResponse(_clock.GetUtcNow().AddHours(1)), second.KeyResponse(_clock.GetUtcNow().AddHours(2))];
+        await using var proxy = await StartProxyAsync($"Federation:MaxCachedServerKeys={maxServers}");
+
+        foreach (var signer in new[] { _origin, second, _origin })
+        {
+            var (_, response) = await SendAsync(proxy, "PUT", SendTarget, signer.XMatrix("PUT", SendTarget, Own, CanonicalBody), SentBody);
+            Assert.True(response.StatusCode == 200, response.BodyText);
+        }
+
+        Assert.Equal(expectedFetches, _keyQueries);
+    }
+
     [Fact]
     public async Task NotaryDown_Is503_AndNothingForwarded()
     {
