@@ -47,6 +47,32 @@ public sealed class CanonicalJsonTests
     }
 
     [Fact]
+    public async Task MatchesPythonsEncoding_AsSynapsesCanonicaljsonWritesIt()
+    {
+        // Synapse's canonicaljson is json.dumps with sorted keys, no blanks and ensure_ascii off: an independent
+        // implementation of the same rules, fed a document with every case above mixed together (no exponents:
+        // Python reads 1e3 as a float, which the spec example above covers).
+        const string Document = """
+            {"z": [1, -0, 9007199254740991, {"b": null, "a": true}], "\u00e9t\u00e9": "caf\u00e9 \ud83d\ude00",
+             "ctrl": "\u0000\u0001\b\t\n\u000b\f\r\u001f \u007f \u2028 \"q\" \\\\ /", "\uff21": {}, "\ud83d\ude00": [],
+             "": "", "A": "upper", "a": "lower", "nested": {"y": {"x": [[], [{}]]}}}
+            """;
+        var python = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("python3",
+            ["-c", "import json,sys; sys.stdout.buffer.write(json.dumps(json.loads(sys.stdin.buffer.read()), ensure_ascii=False, separators=(',', ':'), sort_keys=True).encode('utf-8'))"])
+        {
+            RedirectStandardInput = true, RedirectStandardOutput = true, StandardOutputEncoding = Encoding.UTF8,
+        });
+        Assert.SkipWhen(python is null, "python3 is not installed");
+        await python!.StandardInput.WriteAsync(Document);
+        python.StandardInput.Close();
+        var expected = await python.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+        await python.WaitForExitAsync(TestContext.Current.CancellationToken);
+
+        Assert.Equal(0, python.ExitCode);
+        Assert.Equal(expected, Canonical(Document));
+    }
+
+    [Fact]
     public void TopLevelMembers_CanBeLeftOut_AsSigningDoes()
     {
         Assert.Equal("""{"a":{"signatures":1},"b":2}""", Canonical("""{"signatures":{"x":{}},"b":2,"unsigned":{},"a":{"signatures":1}}""", "signatures", "unsigned"));
