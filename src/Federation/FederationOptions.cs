@@ -37,4 +37,19 @@ internal sealed class FederationOptions
 
     /// <summary>Largest list document accepted from the registration service.</summary>
     public long MaxListBytes { get; set; } = 64 * 1024 * 1024;
+
+    /// <summary>Verify the ed25519 signature of every inbound X-Matrix request before the homeserver sees it.</summary>
+    public bool VerifySignatures { get; set; } = true;
+
+    /// <summary>
+    /// The notary asked for other servers' keys (<c>POST /_matrix/key/v2/query</c>); empty means the homeserver
+    /// (<c>Inbound:HomeserverUrl</c>), which fetches them through the outbound proxy and so the federation list.
+    /// </summary>
+    public string? KeyNotaryUrl { get; set; }
+
+    /// <summary>Servers whose keys are held at most; more evict the ones expiring first.</summary>
+    public int MaxCachedServerKeys { get; set; } = 10_000;
+
+    /// <summary>A server's keys are fetched again for an unknown key ID, or after a failed fetch, at most this often.</summary>
+    public TimeSpan KeyRefetchInterval { get; set; } = TimeSpan.FromSeconds(10);
 }

@@ -56,6 +56,9 @@ internal sealed class FederationOptionsValidator : IValidateOptions<FederationOp
         }
 
         errors.Positive(options.MaxListBytes);
+        errors.HttpBaseUrl(options.KeyNotaryUrl, allowPath: true);
+        errors.Positive(options.MaxCachedServerKeys);
+        errors.Positive(options.KeyRefetchInterval);
         return errors.Result;
     }
 }

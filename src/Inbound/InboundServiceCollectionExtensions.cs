@@ -9,6 +9,7 @@ using MessengerProxy.Inbound.Pipeline;
 using MessengerProxy.Inbound.Policies;
 using MessengerProxy.Inbound.Policies.Tim;
 using MessengerProxy.Inbound.Policies.Tim.Invites;
+using MessengerProxy.Inbound.ServerKeys;
 using MessengerProxy.Inbound.WellKnown;
 using MessengerProxy.Pipeline;
 using MessengerProxy.Pipeline.Forwarding;
@@ -65,6 +66,8 @@ internal static class InboundServiceCollectionExtensions
         services.AddSingleton<XMatrixOriginPolicy>();
         services.AddSingleton<GuestRegistrationPolicy>();
         services.AddSingleton<RequestBodyStage>();
+        services.AddSingleton<XMatrixSignaturePolicy>();
+        services.AddSingleton<ServerKeyStore>();
         services.AddSingleton<ClientDomainPolicy>();
         services.AddSingleton<TimContentPolicy>();
         services.AddSingleton<RedactionWindowPolicy>();
@@ -88,6 +91,12 @@ internal static class InboundServiceCollectionExtensions
         services.AddServiceHttpClient(
             HomeserverAdminClient.HttpClientName,
             sp => sp.GetRequiredService<IOptions<TimOptions>>().Value.Admin.Timeout,
+            sp => sp.GetRequiredService<IOptions<InboundOptions>>().Value.UpstreamConnectTimeout);
+
+        // The notary asked for other servers' keys is the homeserver (or one named in Federation:KeyNotaryUrl), internal.
+        services.AddServiceHttpClient(
+            ServerKeyStore.HttpClientName,
+            sp => sp.GetRequiredService<IOptions<FederationOptions>>().Value.RequestTimeout,
             sp => sp.GetRequiredService<IOptions<InboundOptions>>().Value.UpstreamConnectTimeout);
 
         // The support document may live outside the deployment, so this one may go through the system proxy.

@@ -15,6 +15,8 @@ internal sealed class InboundMetrics
     private readonly Counter<long> _wrongListener;
     private readonly Counter<long> _ruleRefusals;
     private readonly Counter<long> _ruleRewrites;
+    private readonly Counter<long> _signatures;
+    private readonly Counter<long> _keyFetches;
 
     public InboundMetrics(IMeterFactory meterFactory)
     {
@@ -24,6 +26,9 @@ internal sealed class InboundMetrics
             description: "Requests refused because their endpoint's API is not served on the listener they arrived on, by the listener's APIs and the endpoint family.");
         _ruleRefusals = meter.CreateCounter<long>("rule_refusals_total", description: "Requests refused by a TIM rule or endpoint override, by rule name.");
         _ruleRewrites = meter.CreateCounter<long>("rule_rewrites_total", description: "Request bodies a TIM rule rewrote before forwarding, by rule name.");
+        _signatures = meter.CreateCounter<long>("xmatrix_signatures_total",
+            description: "X-Matrix signatures checked by the proxy, by result (verified, or the reason of the refusal).");
+        _keyFetches = meter.CreateCounter<long>("server_key_fetches_total", description: "Fetches of other servers' keys from the notary, by result.");
     }
 
     /// <summary><c>requests_total</c>, <c>request_duration_seconds</c>, <c>upstream_errors_total</c>.</summary>
@@ -37,6 +42,10 @@ internal sealed class InboundMetrics
     public void UpstreamError(string kind) => Requests.UpstreamError(kind);
 
     public void RuleRefused(string rule) => _ruleRefusals.Add(1, new KeyValuePair<string, object?>("rule", rule));
+
+    public void SignatureChecked(string result) => _signatures.Add(1, new KeyValuePair<string, object?>("result", result));
+
+    public void KeyFetch(string result) => _keyFetches.Add(1, new KeyValuePair<string, object?>("result", result));
 
     public void RuleRewrote(string rule) => _ruleRewrites.Add(1, new KeyValuePair<string, object?>("rule", rule));
 }

@@ -19,6 +19,7 @@ internal sealed class InboundPolicies
         XMatrixOriginPolicy xMatrixOrigin,
         GuestRegistrationPolicy guestRegistration,
         RequestBodyStage body,
+        XMatrixSignaturePolicy xMatrixSignature,
         ClientDomainPolicy clientDomains,
         TimContentPolicy timContent,
         RedactionWindowPolicy redactionWindow,
@@ -33,6 +34,7 @@ internal sealed class InboundPolicies
             xMatrixOrigin,      // federation: the X-Matrix origin must be listed (and TIM's /version needs X-Matrix)
             guestRegistration,  // TIM: no guest accounts (the query only)
             body,               // every body but media uploads read whole and checked
+            xMatrixSignature,   // federation: the X-Matrix signature over method, target, names and the body just read
             clientDomains,      // every domain the client names must be federated (its answer names the domain)
             timContent,         // TIM: room and content rules on the parsed body; createRoom patched where needed, last
             redactionWindow,    // TIM: the event's age, asked of the homeserver with the caller's token

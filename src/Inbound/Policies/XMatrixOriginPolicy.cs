@@ -12,7 +12,8 @@ namespace MessengerProxy.Inbound.Policies;
 /// Inbound federation: the <c>origin</c> of the X-Matrix authorization must be in the federation list. Server-server
 /// endpoints the spec leaves unauthenticated (key server, well-known, OpenID userinfo, version) are exempt, unless a
 /// TIM override requires X-Matrix for them (<c>/version</c>, A_26331): that override's header is required even
-/// while the list is not enforced, since nothing else would ask for it. The signature is the homeserver's to verify.
+/// while the list is not enforced, since nothing else would ask for it. The signature is verified later, once the
+/// body is read (<see cref="XMatrixSignaturePolicy"/>).
 /// </summary>
 internal sealed class XMatrixOriginPolicy(FederationListCache federation) : IInboundPolicy
 {

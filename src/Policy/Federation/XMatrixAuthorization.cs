@@ -8,7 +8,7 @@ namespace MessengerProxy.Policy.Federation;
 /// <c>name=value</c> pairs with optional blanks around commas and <c>=</c>; names are case-insensitive and
 /// may come in any order; values are tokens or quoted strings with backslash escapes, and for older senders
 /// unquoted values may contain colons. Anything else is refused, and so is a repeated parameter.
-/// The signature itself is checked by the homeserver.
+/// The signature is checked by the inbound proxy's signature stage (and again by the homeserver).
 /// </summary>
 internal sealed class XMatrixAuthorization
 {

@@ -409,17 +409,7 @@ public sealed class RealHomeserverTests(FederationFixture fixture) : IClassFixtu
             "hs1's inbound proxy should have answered Synapse 2's publicRooms request itself");
 
         // The federation version endpoint, which the spec leaves open, needs X-Matrix.
-        using var handler = new SocketsHttpHandler
-        {
-            SslOptions = { RemoteCertificateValidationCallback = fixture.FederationCa.Validator },
-            ConnectCallback = async (_, cancellationToken) =>
-            {
-                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
-                await socket.ConnectAsync(System.Net.IPAddress.Loopback, fixture.Hs1.ProxyPort, cancellationToken);
-                return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
-            },
-        };
-        using var federation = new HttpClient(handler) { BaseAddress = new Uri(fixture.Hs1.ClientUrl) };
+        using var federation = FederationClient(fixture.Hs1);
         using var version = await federation.GetAsync("/_matrix/federation/v1/version", Ct);
         var versionBody = await version.Content.ReadAsStringAsync(Ct);
         Assert.True((int)version.StatusCode == 401, versionBody);
@@ -560,6 +550,66 @@ public sealed class RealHomeserverTests(FederationFixture fixture) : IClassFixtu
     {
         var state = await node.Synapse.AdminGetAsync($"/_synapse/admin/v1/rooms/{Uri.EscapeDataString(roomId)}/state", Ct);
         return state.GetProperty("state").EnumerateArray().Single(e => e.GetProperty("type").GetString() == "m.room.create").GetProperty("content");
+    }
+
+    [Fact, Step(86)]
+    public async Task SignatureVerification_RealSynapseRequestsVerifiedAtBothProxies()
+    {
+        fixture.SkipUnlessRunning();
+
+        // By now both servers have federated (invites, joins, messages): every request reached Synapse only after
+        // its proxy verified the signature Synapse made, with keys from its own Synapse as notary.
+        foreach (var node in new[] { fixture.Hs1, fixture.Hs2 })
+        {
+            var metrics = await ProxyMetrics.ScrapeAsync(node.HealthPort, Ct);
+            Assert.True(Signatures(metrics, "verified") > 0, $"{node.Name}'s proxy verified no X-Matrix signature:\n{fixture.Diagnostics()}");
+            Assert.Equal(0, Signatures(metrics, "bad_signature"));
+            Assert.True(ProxyMetrics.Sum(metrics, "messengerproxy_inbound_server_key_fetches_total", "result=\"fetched\"") > 0, $"{node.Name}'s proxy fetched no keys");
+        }
+    }
+
+    [Fact, Step(87)]
+    public async Task SignatureVerification_ForgedSignatureSentStraightToHs2sProxy_Is401()
+    {
+        fixture.SkipUnlessRunning();
+        using var hs1 = FederationClient(fixture.Hs1);
+        var keyId = JsonDocument.Parse(await hs1.GetStringAsync("/_matrix/key/v2/server", Ct)).RootElement
+            .GetProperty("verify_keys").EnumerateObject().First().Name;
+        var before = await ProxyMetrics.ScrapeAsync(fixture.Hs2.HealthPort, Ct);
+
+        // hs1's name and key ID, signed with a key that is not hs1's: only the proxy's check can tell.
+        var forger = new TestKit.TestServerKey(fixture.Hs1.ServerName, keyId);
+        const string Target = "/_matrix/federation/v1/event/forged";
+        using var hs2 = FederationClient(fixture.Hs2);
+        using var request = new HttpRequestMessage(HttpMethod.Get, Target);
+        request.Headers.TryAddWithoutValidation("Authorization", forger.XMatrix("GET", Target, fixture.Hs2.ServerName));
+        using var response = await hs2.SendAsync(request, Ct);
+        var body = await response.Content.ReadAsStringAsync(Ct);
+
+        Assert.True((int)response.StatusCode == 401, body);
+        Assert.Equal("M_UNAUTHORIZED", JsonDocument.Parse(body).RootElement.GetProperty("errcode").GetString());
+        Assert.Contains("does not verify", body);
+        var after = await ProxyMetrics.ScrapeAsync(fixture.Hs2.HealthPort, Ct);
+        Assert.Equal(Signatures(before, "bad_signature") + 1, Signatures(after, "bad_signature"));
+    }
+
+    private static double Signatures(string metrics, string result) =>
+        ProxyMetrics.Sum(metrics, "messengerproxy_inbound_xmatrix_signatures_total", $"result=\"{result}\"");
+
+    /// <summary>A client of a node's proxy federation listener (its TLS certificate from the federation test CA).</summary>
+    private HttpClient FederationClient(HomeserverNode node)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            SslOptions = { RemoteCertificateValidationCallback = fixture.FederationCa.Validator },
+            ConnectCallback = async (_, cancellationToken) =>
+            {
+                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+                await socket.ConnectAsync(System.Net.IPAddress.Loopback, node.ProxyPort, cancellationToken);
+                return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+            },
+        };
+        return new HttpClient(handler) { BaseAddress = new Uri(node.ClientUrl) };
     }
 
     private static double RuleRefusals(string metrics, string rule) =>

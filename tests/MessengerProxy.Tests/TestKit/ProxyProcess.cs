@@ -50,6 +50,11 @@ public sealed class ProxyProcess : IAsyncDisposable
             args.Add("--TimInformation:Enabled=false");
         }
 
+        if (!settings.Any(s => s.StartsWith("Federation:VerifySignatures=", StringComparison.Ordinal)))
+        {
+            args.Add("--Federation:VerifySignatures=false");
+        }
+
         args.AddRange(settings.Select(s => "--" + s));
         return await StartWithArgumentsAsync(args, inbound, health);
     }
