@@ -1,6 +1,7 @@
 using MessengerProxy.Persistence.Federation;
 using MessengerProxy.Registration.Jws;
 using MessengerProxy.Registration.Validation;
+using MessengerProxy.Trust;
 using Microsoft.Extensions.Logging;
 
 namespace MessengerProxy.Registration;
@@ -16,15 +17,40 @@ internal sealed class FederationListService
 {
     private readonly FederationListStore _store;
     private readonly FederationListJwsVerifier _verifier;
+    private readonly OcspChecker _ocsp;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _importLock = new(1, 1);
     private CachedList? _cache;
+    private SignedFederationList? _signedCache;
 
-    public FederationListService(FederationListStore store, FederationListJwsVerifier verifier, ILogger<FederationListService> logger)
+    public FederationListService(FederationListStore store, FederationListJwsVerifier verifier, OcspChecker ocsp, ILogger<FederationListService> logger)
     {
         _store = store;
         _verifier = verifier;
+        _ocsp = ocsp;
         _logger = logger;
+    }
+
+    /// <summary>
+    /// The exact JWS of the newest VZD import, for proxies that verify it themselves; null when no list was
+    /// ever imported (hand-made lists have no signature). Kept in memory until a newer import is stored.
+    /// </summary>
+    public async Task<SignedFederationList?> GetLatestSignedAsync(CancellationToken cancellationToken)
+    {
+        var latest = await _store.GetLatestSignedVersionAsync(cancellationToken);
+        if (latest is null)
+        {
+            return null;
+        }
+
+        if (_signedCache is { } cached && cached.Version == latest.Value.Version)
+        {
+            return cached;
+        }
+
+        var signed = await _store.GetLatestSignedAsync(cancellationToken);
+        _signedCache = signed;
+        return signed;
     }
 
     /// <summary>The latest version's number and its JSON; null when no list was ever stored.</summary>
@@ -63,6 +89,7 @@ internal sealed class FederationListService
             try
             {
                 list = _verifier.Verify(compactJws, allowEmpty);
+                await _ocsp.CheckAsync(list.Jws, cancellationToken);
             }
             catch (JwsVerificationException ex)
             {
@@ -78,7 +105,7 @@ internal sealed class FederationListService
                 return new ImportOutcome(false, reason);
             }
 
-            var version = await _store.ReplaceAsync(list.Domains, new FederationListChange(source, list.SourceVersion, list.Signer), cancellationToken);
+            var version = await _store.ReplaceAsync(list.Domains, new FederationListChange(source, list.SourceVersion, list.Signer, compactJws.Trim()), cancellationToken);
             Log.FederationListStored(_logger, version, list.Domains.Count, source);
             return new ImportOutcome(true, "stored", version, list.SourceVersion, list.Domains.Count, list.Signer);
         }

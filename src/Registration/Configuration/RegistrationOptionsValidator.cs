@@ -74,6 +74,9 @@ internal sealed class RegistrationOptionsValidator : IValidateOptions<Registrati
         }
 
         errors.Positive(options.Vzd.RequestTimeout);
+        errors.HttpBaseUrl(options.Vzd.Ocsp.ResponderUrl, allowPath: true);
+        errors.Positive(options.Vzd.Ocsp.Timeout);
+        errors.Positive(options.Vzd.Ocsp.MaxResponseBytes);
         return errors.Result;
     }
 }

@@ -4,12 +4,12 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
 using System.Text.Unicode;
-using MessengerProxy.Policy.Federation;
 
-namespace MessengerProxy.Registration.Validation;
+namespace MessengerProxy.Trust;
 
 /// <summary>
-/// The one reader of every JSON body the service accepts. Structure is System.Text.Json's: the strict context
+/// The one reader of every JSON body the registration service accepts, and of the JWS header both it and the
+/// proxy verify (so both refuse the same headers). Structure is System.Text.Json's: the strict context
 /// below refuses unknown members (<see cref="JsonUnmappedMemberHandling.Disallow"/>), repeated ones
 /// (<c>AllowDuplicateProperties = false</c>: JSON parsers disagree on which one wins), missing required ones
 /// (<c>RespectRequiredConstructorParameters</c>) and nulls where the type has none
@@ -195,15 +195,3 @@ internal static class StrictJson
         return path.Length == 0 ? wrongType(path) : $"{path}: {wrongType(path)}";
     }
 }
-
-/// <summary>The strict reading of every JSON body the service accepts (see <see cref="StrictJson"/>).</summary>
-[JsonSourceGenerationOptions(
-    UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-    AllowDuplicateProperties = false,
-    RespectRequiredConstructorParameters = true,
-    RespectNullableAnnotations = true,
-    MaxDepth = StrictJson.MaxDepth)]
-[JsonSerializable(typeof(FederationListDocument))]
-[JsonSerializable(typeof(FederationDomain))]
-[JsonSerializable(typeof(SupportDocument))]
-internal sealed partial class StrictJsonContext : JsonSerializerContext;
