@@ -10,10 +10,10 @@ namespace MessengerProxy.Trust;
 /// <summary>
 /// The one reader of every JSON body the registration service accepts, and of the JWS header both it and the
 /// proxy verify (so both refuse the same headers). Structure is System.Text.Json's: the strict context
-/// below refuses unknown members (<see cref="JsonUnmappedMemberHandling.Disallow"/>), repeated ones
+/// refuses unknown members (<see cref="JsonUnmappedMemberHandling.Disallow"/>), repeated ones
 /// (<c>AllowDuplicateProperties = false</c>: JSON parsers disagree on which one wins), missing required ones
 /// (<c>RespectRequiredConstructorParameters</c>) and nulls where the type has none
-/// (<c>RespectNullableAnnotations</c>). This class adds what the serializer does not check, that the text is
+/// (<c>RespectNullableAnnotations</c>) — the registration service's <c>StrictJsonContext</c> is that context. This class adds what the serializer does not check, that the text is
 /// Unicode, and turns the serializer's exceptions into refusals that name the field:
 /// <c>domainList[3].colour: unknown field</c>.
 /// </summary>
