@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using MessengerProxy.Federation;
 using MessengerProxy.Tests.TestKit;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace MessengerProxy.Tests.Registration;
@@ -130,6 +131,46 @@ public sealed class SignedListServingTests(PostgresFixture postgres) : IAsyncLif
         {
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
+    }
+
+    [Fact]
+    public async Task VzdListThatCannotBeChecked_IsRefused_AndReadinessSaysWhy()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var jws = Sign(9, s_tsl.IssueSigner(TestPki.Brainpool), "praxis.example.org");
+        await using var vzd = await RecordingUpstream.StartAsync();
+        vzd.Respond = (context, request) => context.Response.WriteAsync(jws);
+        await using var ocsp = await TestOcspResponder.StartAsync(s_tsl);
+        ocsp.Available = false;
+        await using var host = await RegistrationHost.StartAsync(postgres,
+            $"Registration:Vzd:TrustAnchors:0={s_tsl.WriteCaPem(_directory)}",
+            $"Registration:Vzd:Ocsp:ResponderUrl={ocsp.Url}",
+            $"Registration:Vzd:FederationListUrl={vzd.BaseUri}federationList.jws",
+            "Registration:Vzd:PollInterval=01:00:00");
+        var fetcher = host.Services.GetRequiredService<MessengerProxy.Registration.Vzd.VzdFederationListFetcher>();
+
+        await fetcher.FetchOnceAsync(ct);
+
+        Assert.Null(await host.Database.Federation.GetLatestVersionAsync(ct));
+        var list = await RegistrationFederationListHealthAsync(host);
+        Assert.Equal("DEGRADED", list.GetProperty("status").GetString());
+        Assert.Equal("revocation-unavailable", list.GetProperty("details").GetProperty("refused").GetString());
+        Assert.True(ocsp.Calls > 0);
+
+        ocsp.Available = true;
+        await fetcher.FetchOnceAsync(ct);
+
+        Assert.Equal(9, (await host.Database.Federation.GetLatestVersionAsync(ct))!.SourceVersion);
+        list = await RegistrationFederationListHealthAsync(host);
+        Assert.Equal("UP", list.GetProperty("status").GetString());
+        Assert.False(list.GetProperty("details").TryGetProperty("refused", out _));
+    }
+
+    private static async Task<JsonElement> RegistrationFederationListHealthAsync(RegistrationHost host)
+    {
+        var readiness = await RawHttp.SendAsync(host.HealthPort, RawHttp.Request("GET", "/actuator/health/readiness"));
+        using var body = JsonDocument.Parse(readiness.Body);
+        return body.RootElement.GetProperty("components").GetProperty("federation-list").Clone();
     }
 
     [Fact]
