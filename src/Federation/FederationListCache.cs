@@ -281,7 +281,9 @@ internal sealed partial class FederationListCache
                 try
                 {
                     // Latin-1 maps every byte to one character, so a byte that is not ASCII is refused by position.
-                    list = await _verification.VerifyAsync(System.Text.Encoding.Latin1.GetString(body.Span), timeout.Token);
+                    // Not bounded by the fetch's timeout: each OCSP request has its own (Federation:Ocsp:Timeout), and
+                    // a responder that does not answer must read as revocation-unavailable, not as a failed fetch.
+                    list = await _verification.VerifyAsync(System.Text.Encoding.Latin1.GetString(body.Span), CancellationToken.None);
                     if (held is { List.IsSigned: true } && list.Version <= held.List.Version)
                     {
                         throw new JwsVerificationException(JwsFailure.Replay,
