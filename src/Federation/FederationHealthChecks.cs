@@ -3,7 +3,11 @@ using Microsoft.Extensions.Options;
 
 namespace MessengerProxy.Federation;
 
-/// <summary>Readiness: a federation list is in force and not older than the maximum age (otherwise federation is refused).</summary>
+/// <summary>
+/// Readiness: a federation list is in force and not older than the maximum age (otherwise federation is refused).
+/// A signed list that was refused since shows as DEGRADED with its reason code (<c>refused</c>): the previous
+/// list stays in force, but an operator should look (a forgery, a revoked signer, an unreachable OCSP responder).
+/// </summary>
 internal sealed class FederationListHealthCheck(FederationListCache cache, TimeProvider time) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
@@ -13,9 +17,12 @@ internal sealed class FederationListHealthCheck(FederationListCache cache, TimeP
             return Task.FromResult(HealthCheckResult.Healthy("federation checks are disabled (Federation:Enforce=false)"));
         }
 
+        var refusal = cache.LastRefusal;
+        var refused = refusal is null ? string.Empty : $"; the last signed list offered was refused ({refusal.Code})";
         if (cache.Current is not { } list || cache.ConfirmedAt is not { } confirmedAt)
         {
-            return Task.FromResult(HealthCheckResult.Unhealthy("no federation list loaded; federation requests are refused"));
+            return Task.FromResult(HealthCheckResult.Unhealthy("no federation list loaded; federation requests are refused" + refused,
+                data: refusal is null ? null : new Dictionary<string, object> { ["refused"] = refusal.Code, ["refusedAt"] = refusal.At.ToString("O") }));
         }
 
         var age = time.GetUtcNow() - confirmedAt;
@@ -25,10 +32,19 @@ internal sealed class FederationListHealthCheck(FederationListCache cache, TimeP
             ["domains"] = list.Count,
             ["confirmedAt"] = confirmedAt.ToString("O"),
             ["ageSeconds"] = (long)age.TotalSeconds,
+            ["signed"] = list.IsSigned,
         };
+        if (refusal is not null)
+        {
+            data["refused"] = refusal.Code;
+            data["refusedAt"] = refusal.At.ToString("O");
+        }
+
         return Task.FromResult(age > cache.MaxAge
-            ? HealthCheckResult.Unhealthy($"federation list version {list.Version} is outdated (older than {cache.MaxAge}); federation requests are refused", data: data)
-            : HealthCheckResult.Healthy($"federation list version {list.Version} with {list.Count} domains", data));
+            ? HealthCheckResult.Unhealthy($"federation list version {list.Version} is outdated (older than {cache.MaxAge}); federation requests are refused{refused}", data: data)
+            : refusal is not null
+                ? HealthCheckResult.Degraded($"federation list version {list.Version} with {list.Count} domains stays in force{refused}", data: data)
+                : HealthCheckResult.Healthy($"federation list version {list.Version} with {list.Count} domains", data));
     }
 }
 

@@ -13,6 +13,14 @@ internal sealed class FederationList
     private readonly FrozenDictionary<string, FederationDomain>.AlternateLookup<ReadOnlySpan<char>> _lookup;
     private readonly FrozenDictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> _insurerByIk;
 
+    private FederationList(FederationList other)
+    {
+        Version = other.Version;
+        _entries = other._entries;
+        _lookup = other._lookup;
+        _insurerByIk = other._insurerByIk;
+    }
+
     public FederationList(long version, IEnumerable<FederationDomain> entries)
     {
         Version = version;
@@ -28,6 +36,12 @@ internal sealed class FederationList
     }
 
     public long Version { get; }
+
+    /// <summary>Verified from the VZD's signature (then <see cref="Version"/> is the VZD's), not a plain JSON list.</summary>
+    public bool IsSigned { get; private init; }
+
+    /// <summary>This list, marked as verified from a signature (also when read back from the persisted copy).</summary>
+    public FederationList Signed() => IsSigned ? this : new FederationList(this) { IsSigned = true };
 
     public int Count => _entries.Count;
 

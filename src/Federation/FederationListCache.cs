@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using MessengerProxy.Hosting.Io;
 using MessengerProxy.Policy.Federation;
+using MessengerProxy.Trust;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -24,6 +25,9 @@ internal enum FederationVerdict
 
 internal readonly record struct FederationCheck(FederationVerdict Verdict, string Detail);
 
+/// <summary>A signed list refused at <paramref name="At"/>, with its reason code (<see cref="JwsFailures.Code"/>).</summary>
+internal sealed record Refusal(string Code, DateTimeOffset At);
+
 /// <summary>
 /// The proxy's federation list: the current version in memory (swapped atomically, never locked for
 /// readers), refreshed from the registration service on a schedule and when a request names an unknown
@@ -37,6 +41,7 @@ internal sealed partial class FederationListCache
 
     private readonly FederationOptions _options;
     private readonly FederationListFile _file;
+    private readonly SignedListVerification _verification;
     private readonly IHttpClientFactory _httpClientFactory;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -45,15 +50,17 @@ internal sealed partial class FederationListCache
     private readonly string? _ownHost;
     private volatile Snapshot? _snapshot;
     private volatile ContactState _contact = new(null, null);
+    private volatile Refusal? _refusal;
     private Task? _refreshInFlight;
     private Task _persistence = Task.CompletedTask;
     private DateTimeOffset _lastUnknownDomainRefresh = DateTimeOffset.MinValue;
 
-    public FederationListCache(IOptions<FederationOptions> options, FederationListFile file, IHttpClientFactory httpClientFactory,
-        TimeProvider time, IMeterFactory meterFactory, ILogger<FederationListCache> logger)
+    public FederationListCache(IOptions<FederationOptions> options, FederationListFile file, SignedListVerification verification,
+        IHttpClientFactory httpClientFactory, TimeProvider time, IMeterFactory meterFactory, ILogger<FederationListCache> logger)
     {
         _options = options.Value;
         _file = file;
+        _verification = verification;
         _httpClientFactory = httpClientFactory;
         _time = time;
         _logger = logger;
@@ -75,6 +82,15 @@ internal sealed partial class FederationListCache
     public DateTimeOffset? LastContact => _contact.At;
 
     public string? LastError => _contact.Error;
+
+    /// <summary>
+    /// The last signed list the registration service offered that was refused (the list in force stays), until
+    /// a list is accepted or confirmed again; its reason code is what readiness shows.
+    /// </summary>
+    public Refusal? LastRefusal => _refusal;
+
+    /// <summary>Whether the list must be the VZD's signed one (<c>Federation:AllowUnsignedList=false</c>).</summary>
+    public bool RequiresSignature => !_options.AllowUnsignedList;
 
     public bool Enforced => _options.Enforce;
 
@@ -171,6 +187,13 @@ internal sealed partial class FederationListCache
         {
             if (await _file.LoadAsync(cancellationToken) is { } persisted && _snapshot is null)
             {
+                // A copy of an unsigned list (written while AllowUnsignedList was on) is not what this set-up trusts.
+                if (RequiresSignature && !persisted.List.IsSigned)
+                {
+                    LogPersistedUnreadable(_logger, _file.Path, "the persisted list was not verified from a signature and Federation:AllowUnsignedList is false");
+                    return;
+                }
+
                 _snapshot = new Snapshot(persisted.List, persisted.ConfirmedAt);
                 LogLoadedPersisted(_logger, persisted.List.Version, persisted.List.Count, _file.Path, persisted.ConfirmedAt);
             }
@@ -216,19 +239,31 @@ internal sealed partial class FederationListCache
         }
 
         var held = _snapshot;
-        var url = _options.RegistrationServiceUrl.TrimEnd('/') + "/backend/federation"
-            + (held is null ? string.Empty : "?version=" + held.List.Version.ToString(CultureInfo.InvariantCulture));
+        // Signed: ?version= is the VZD's number, which only a signed copy has. Unsigned: the service's own.
+        var heldVersion = held is null || (RequiresSignature && !held.List.IsSigned) ? (long?)null : held.List.Version;
+        var url = _options.RegistrationServiceUrl.TrimEnd('/') + (RequiresSignature ? "/backend/federation.jws" : "/backend/federation")
+            + (heldVersion is null ? string.Empty : "?version=" + heldVersion.Value.ToString(CultureInfo.InvariantCulture));
         try
         {
             using var timeout = new CancellationTokenSource(_options.RequestTimeout);
             using var response = await _httpClientFactory.CreateClient(HttpClientName).GetAsync(url, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
             var now = _time.GetUtcNow();
-            if (response.StatusCode == HttpStatusCode.NotModified && held is not null)
+            if (response.StatusCode == HttpStatusCode.NotModified && held is not null && heldVersion is not null)
             {
                 _snapshot = held with { ConfirmedAt = now };
                 _contact = new ContactState(now, null);
+                _refusal = null;
                 _refreshes.Add(1, new KeyValuePair<string, object?>("outcome", "confirmed"));
                 Persist(null, held.List.Version, now);
+                return;
+            }
+
+            if (RequiresSignature && response.StatusCode == HttpStatusCode.NotFound)
+            {
+                // The service holds no VZD import, only hand-made lists (or none): nothing this proxy may trust.
+                _contact = new ContactState(now, null);
+                Refuse(new JwsVerificationException(JwsFailure.Unsigned,
+                    "the registration service has no signed federation list; unsigned lists need Federation:AllowUnsignedList=true"), held, now);
                 return;
             }
 
@@ -239,9 +274,36 @@ internal sealed partial class FederationListCache
 
             await using var stream = await response.Content.ReadAsStreamAsync(timeout.Token);
             var body = await BoundedRead.ToEndAsync(stream, _options.MaxListBytes, "the federation list (Federation:MaxListBytes)", response.Content.Headers.ContentLength, timeout.Token);
-            var (list, _) = FederationListCopy.Parse(body);
+            FederationList list;
+            if (RequiresSignature)
+            {
+                _contact = new ContactState(now, null);
+                try
+                {
+                    // Latin-1 maps every byte to one character, so a byte that is not ASCII is refused by position.
+                    // Not bounded by the fetch's timeout: each OCSP request has its own (Federation:Ocsp:Timeout), and
+                    // a responder that does not answer must read as revocation-unavailable, not as a failed fetch.
+                    list = await _verification.VerifyAsync(System.Text.Encoding.Latin1.GetString(body.Span), CancellationToken.None);
+                    if (held is { List.IsSigned: true } && list.Version <= held.List.Version)
+                    {
+                        throw new JwsVerificationException(JwsFailure.Replay,
+                            $"signed list version {list.Version} is not newer than version {held.List.Version} in force (replay or rollback)");
+                    }
+                }
+                catch (JwsVerificationException ex)
+                {
+                    Refuse(ex, held, now);
+                    return;
+                }
+            }
+            else
+            {
+                (list, _) = FederationListCopy.Parse(body);
+            }
+
             _snapshot = new Snapshot(list, now);
             _contact = new ContactState(now, null);
+            _refusal = null;
             _refreshes.Add(1, new KeyValuePair<string, object?>("outcome", "updated"));
             LogListUpdated(_logger, list.Version, list.Count, held?.List.Version);
             Persist(list, list.Version, now);
@@ -253,6 +315,15 @@ internal sealed partial class FederationListCache
             _refreshes.Add(1, new KeyValuePair<string, object?>("outcome", "failed"));
             LogRefreshFailed(_logger, error, held?.List.Version);
         }
+    }
+
+    // The list in force stays, and is not confirmed: it ages towards MaxAge like one the service did not answer for.
+    private void Refuse(JwsVerificationException refusal, Snapshot? held, DateTimeOffset now)
+    {
+        var code = refusal.Failure.Code();
+        _refusal = new Refusal(code, now);
+        _refreshes.Add(1, new KeyValuePair<string, object?>("outcome", "refused"), new KeyValuePair<string, object?>("reason", code));
+        LogListRefused(_logger, code, refusal.Message, held?.List.Version);
     }
 
     /// <summary>Completes when everything persisted so far is on disk.</summary>
@@ -303,6 +374,9 @@ internal sealed partial class FederationListCache
 
     [LoggerMessage(5, LogLevel.Warning, "Could not save the federation list to {Path}; a restart will need the registration service: {Reason}", EventName = "FederationListPersistFailed")]
     private static partial void LogPersistFailed(ILogger logger, string path, string reason);
+
+    [LoggerMessage(6, LogLevel.Warning, "Signed federation list refused ({Code}), keeping version {Held}: {Reason}", EventName = "FederationListRefused")]
+    private static partial void LogListRefused(ILogger logger, string code, string reason, long? held);
 
     private sealed record Snapshot(FederationList List, DateTimeOffset ConfirmedAt);
 

@@ -15,8 +15,13 @@ internal sealed record FederationListCopy(IReadOnlyList<FederationDomain> Domain
     [JsonPropertyName("confirmedAt")]
     public DateTimeOffset? ConfirmedAt { get; init; }
 
+    /// <summary>The proxy verified this version's signature when it arrived; only in the persisted copy.</summary>
+    [JsonPropertyName("signed")]
+    public bool? Signed { get; init; }
+
+    /// <param name="persisted">The proxy's own copy, whose <c>signed</c> marker counts; in any other document it is ignored.</param>
     /// <exception cref="FormatException">When the document is not a usable list.</exception>
-    public static (FederationList List, DateTimeOffset? ConfirmedAt) Parse(ReadOnlyMemory<byte> json)
+    public static (FederationList List, DateTimeOffset? ConfirmedAt) Parse(ReadOnlyMemory<byte> json, bool persisted = false)
     {
         FederationListCopy? copy;
         try
@@ -45,11 +50,12 @@ internal sealed record FederationListCopy(IReadOnlyList<FederationDomain> Domain
             entries.Add(entry with { Domain = ServerName.NormalizeHost(entry.Domain), TelematikId = entry.TelematikId ?? string.Empty, TimAnbieter = null });
         }
 
-        return (new FederationList(version, entries), copy.ConfirmedAt);
+        var result = new FederationList(version, entries);
+        return (persisted && copy.Signed == true ? result.Signed() : result, copy.ConfirmedAt);
     }
 
     public static void Write(Stream stream, FederationList list, DateTimeOffset confirmedAt) =>
-        JsonSerializer.Serialize(stream, new FederationListCopy(list.Entries.ToList()) { Version = list.Version, ConfirmedAt = confirmedAt }, FederationListCopyJsonContext.Default.FederationListCopy);
+        JsonSerializer.Serialize(stream, new FederationListCopy(list.Entries.ToList()) { Version = list.Version, ConfirmedAt = confirmedAt, Signed = list.IsSigned ? true : null }, FederationListCopyJsonContext.Default.FederationListCopy);
 }
 
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, MaxDepth = 8)]

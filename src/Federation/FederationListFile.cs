@@ -29,7 +29,7 @@ internal sealed class FederationListFile
             return null;
         }
 
-        var (list, confirmedAt) = FederationListCopy.Parse(await File.ReadAllBytesAsync(_path, cancellationToken));
+        var (list, confirmedAt) = FederationListCopy.Parse(await File.ReadAllBytesAsync(_path, cancellationToken), persisted: true);
         var confirmed = confirmedAt ?? File.GetLastWriteTimeUtc(_path);
         if (File.Exists(_metaPath))
         {

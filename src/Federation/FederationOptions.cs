@@ -52,4 +52,20 @@ internal sealed class FederationOptions
 
     /// <summary>A server's keys are fetched again for an unknown key ID, or after a failed fetch, at most this often.</summary>
     public TimeSpan KeyRefetchInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Accept the registration service's plain JSON list (<c>/backend/federation</c>, hand edits included) instead
+    /// of verifying the VZD's signed list (<c>/backend/federation.jws</c>) with <see cref="TrustAnchors"/>. Weaker:
+    /// whoever can answer in the registration service's name decides the federation. For tests and hand-made lists.
+    /// </summary>
+    public bool AllowUnsignedList { get; set; }
+
+    /// <summary>PEM files of the CAs (from the TSL) a list signer must chain to; required unless <see cref="AllowUnsignedList"/>.</summary>
+    public List<string> TrustAnchors { get; set; } = [];
+
+    /// <summary>JWS algorithms accepted: <c>BP256R1</c> and <c>ES256</c>.</summary>
+    public List<string> Algorithms { get; set; } = ["BP256R1", "ES256"];
+
+    /// <summary>Revocation checks of the signer's path (<c>Federation:Ocsp</c>).</summary>
+    public Trust.OcspOptions Ocsp { get; set; } = new();
 }

@@ -23,6 +23,9 @@ internal static class FederationServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddMetrics();
         services.AddSingleton<FederationListFile>();
+        services.AddSingleton(sp => SignedListVerification.Create(sp));
+        services.AddHttpClient(SignedListVerification.OcspHttpClientName)
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false });
         services.AddSingleton<FederationListCache>();
         services.AddHostedService<FederationListPoller>();
         services.AddHttpClient(FederationListCache.HttpClientName)
@@ -59,6 +62,24 @@ internal sealed class FederationOptionsValidator : IValidateOptions<FederationOp
         errors.HttpBaseUrl(options.KeyNotaryUrl, allowPath: true);
         errors.Positive(options.MaxCachedServerKeys);
         errors.Positive(options.KeyRefetchInterval);
+        if (options.Enforce && !options.AllowUnsignedList && !string.IsNullOrEmpty(options.RegistrationServiceUrl) && options.TrustAnchors.Count == 0)
+        {
+            errors.Add($"{S}:TrustAnchors is empty, so no signed federation list could ever be verified; configure the TSL's CA certificates, or set {S}:AllowUnsignedList=true to accept the registration service's unsigned list (weaker)");
+        }
+
+        for (var i = 0; i < options.TrustAnchors.Count; i++)
+        {
+            errors.FileExistsAt($"{S}:TrustAnchors:{i}", options.TrustAnchors[i]);
+        }
+
+        foreach (var algorithm in options.Algorithms.Where(a => a is not ("BP256R1" or "ES256")))
+        {
+            errors.Add($"{S}:Algorithms: '{algorithm}' is not BP256R1 or ES256");
+        }
+
+        errors.HttpBaseUrl(options.Ocsp.ResponderUrl, allowPath: true);
+        errors.Positive(options.Ocsp.Timeout);
+        errors.Positive(options.Ocsp.MaxResponseBytes);
         return errors.Result;
     }
 }

@@ -13,6 +13,8 @@ internal sealed class RegistrationDbContext : DbContext
 
     public DbSet<FederationListVersionEntity> FederationListVersions => Set<FederationListVersionEntity>();
 
+    public DbSet<FederationListSignatureEntity> FederationListSignatures => Set<FederationListSignatureEntity>();
+
     public DbSet<FederationDomainEntity> FederationDomains => Set<FederationDomainEntity>();
 
     public DbSet<SupportInformationEntity> SupportInformation => Set<SupportInformationEntity>();
@@ -31,6 +33,18 @@ internal sealed class RegistrationDbContext : DbContext
             e.Property(v => v.SourceVersion).HasColumnName("source_version");
             e.Property(v => v.Signer).HasColumnName("signer").HasMaxLength(1024);
             e.Property(v => v.DomainCount).HasColumnName("domain_count");
+        });
+
+        modelBuilder.Entity<FederationListSignatureEntity>(e =>
+        {
+            e.ToTable("federation_list_signatures");
+            e.HasKey(s => s.Version);
+            e.Property(s => s.Version).HasColumnName("version").ValueGeneratedNever();
+            e.Property(s => s.SourceVersion).HasColumnName("source_version");
+            e.Property(s => s.Jws).HasColumnName("jws");
+            e.HasOne<FederationListVersionEntity>().WithOne().HasForeignKey<FederationListSignatureEntity>(s => s.Version).OnDelete(DeleteBehavior.Cascade);
+            // The proxies ask for the newest import: one index look-up.
+            e.HasIndex(s => s.SourceVersion).IsUnique().HasDatabaseName("ux_federation_list_signatures_source_version");
         });
 
         modelBuilder.Entity<FederationDomainEntity>(e =>

@@ -11,6 +11,7 @@ using MessengerProxy.Registration.Configuration;
 using MessengerProxy.Registration.Health;
 using MessengerProxy.Registration.Jws;
 using MessengerProxy.Registration.Vzd;
+using MessengerProxy.Trust;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -25,6 +26,7 @@ internal static class RegistrationApp
 {
     public const string ApiListener = "Api";
     public const string HealthListener = "Health";
+    public const string OcspHttpClientName = "MessengerProxy.Ocsp";
 
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
@@ -38,8 +40,16 @@ internal static class RegistrationApp
         builder.Services.AddSingleton(sp =>
         {
             var vzd = sp.GetRequiredService<IOptions<RegistrationOptions>>().Value.Vzd;
-            return new FederationListJwsVerifier(FederationListJwsVerifier.LoadCertificates(vzd.TrustAnchors), vzd.Algorithms, sp.GetRequiredService<TimeProvider>());
+            return new FederationListJwsVerifier(SignedJwsVerifier.LoadCertificates(vzd.TrustAnchors), vzd.Algorithms, sp.GetRequiredService<TimeProvider>());
         });
+        builder.Services.AddSingleton(sp => new OcspChecker(
+            () => sp.GetRequiredService<IHttpClientFactory>().CreateClient(OcspHttpClientName),
+            sp.GetRequiredService<IOptions<RegistrationOptions>>().Value.Vzd.Ocsp,
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
+            "registration"));
+        builder.Services.AddHttpClient(OcspHttpClientName)
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false });
         builder.Services.AddSingleton<FederationListService>();
         builder.Services.AddSingleton<AdminTokenFilter>();
         builder.Services.AddSingleton<ApiExceptionHandler>();

@@ -20,6 +20,20 @@ internal sealed class FederationListVersionEntity
 }
 
 /// <summary>
+/// The exact compact JWS a VZD import was verified from, kept apart from its version row so that reading the
+/// latest version (on every proxy poll) never loads megabytes of signature text.
+/// </summary>
+internal sealed class FederationListSignatureEntity
+{
+    public long Version { get; set; }
+
+    /// <summary>The VZD's version number inside the signed payload (also on the version row).</summary>
+    public long SourceVersion { get; set; }
+
+    public string Jws { get; set; } = string.Empty;
+}
+
+/// <summary>
 /// A domain's membership in the list over time: present from <see cref="AddedInVersion"/> until (but not
 /// including) <see cref="RemovedInVersion"/>. Storing intervals keeps a new version of a 100 000-domain list
 /// as cheap as the change that made it.

@@ -6,7 +6,11 @@ namespace MessengerProxy.Persistence.Federation;
 internal sealed record FederationListSnapshot(long Version, DateTimeOffset CreatedAt, string Source, IReadOnlyList<FederationDomain> Domains);
 
 /// <summary>Metadata recorded with a new version.</summary>
-internal sealed record FederationListChange(string Source, long? SourceVersion = null, string? Signer = null);
+/// <param name="Jws">The exact compact JWS of a VZD import, kept so the proxies can verify it themselves.</param>
+internal sealed record FederationListChange(string Source, long? SourceVersion = null, string? Signer = null, string? Jws = null);
+
+/// <summary>The signed list of the newest VZD import.</summary>
+internal sealed record SignedFederationList(long Version, long SourceVersion, string Jws);
 
 internal enum FederationWriteStatus
 {

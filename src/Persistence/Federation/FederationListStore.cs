@@ -40,6 +40,23 @@ internal sealed class FederationListStore
             .MaxAsync(v => v.SourceVersion, cancellationToken);
     }
 
+    /// <summary>The version number and VZD version of the newest import with its JWS, without loading the JWS.</summary>
+    public async Task<(long Version, long SourceVersion)?> GetLatestSignedVersionAsync(CancellationToken cancellationToken)
+    {
+        await using var db = await _contextFactory.CreateDbContextAsync(cancellationToken);
+        var latest = await db.FederationListSignatures.AsNoTracking().OrderByDescending(s => s.SourceVersion)
+            .Select(s => new { s.Version, s.SourceVersion }).FirstOrDefaultAsync(cancellationToken);
+        return latest is null ? null : (latest.Version, latest.SourceVersion);
+    }
+
+    /// <summary>The exact JWS of the newest VZD import (highest VZD version), or null when none was imported.</summary>
+    public async Task<SignedFederationList?> GetLatestSignedAsync(CancellationToken cancellationToken)
+    {
+        await using var db = await _contextFactory.CreateDbContextAsync(cancellationToken);
+        return await db.FederationListSignatures.AsNoTracking().OrderByDescending(s => s.SourceVersion)
+            .Select(s => new SignedFederationList(s.Version, s.SourceVersion, s.Jws)).FirstOrDefaultAsync(cancellationToken);
+    }
+
     public async Task<FederationListSnapshot?> GetLatestAsync(CancellationToken cancellationToken)
     {
         await using var db = await _contextFactory.CreateDbContextAsync(cancellationToken);
@@ -173,6 +190,11 @@ internal sealed class FederationListStore
         }
 
         version.DomainCount = count;
+        if (change.Jws is not null)
+        {
+            db.FederationListSignatures.Add(new FederationListSignatureEntity { Version = next, SourceVersion = change.SourceVersion ?? 0, Jws = change.Jws });
+        }
+
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return new FederationWriteResult(FederationWriteStatus.Created, next);

@@ -75,6 +75,30 @@ namespace MessengerProxy.Persistence.Migrations
                     b.ToTable("federation_domains", (string)null);
                 });
 
+            modelBuilder.Entity("MessengerProxy.Persistence.Entities.FederationListSignatureEntity", b =>
+                {
+                    b.Property<long>("Version")
+                        .HasColumnType("bigint")
+                        .HasColumnName("version");
+
+                    b.Property<string>("Jws")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("jws");
+
+                    b.Property<long>("SourceVersion")
+                        .HasColumnType("bigint")
+                        .HasColumnName("source_version");
+
+                    b.HasKey("Version");
+
+                    b.HasIndex("SourceVersion")
+                        .IsUnique()
+                        .HasDatabaseName("ux_federation_list_signatures_source_version");
+
+                    b.ToTable("federation_list_signatures", (string)null);
+                });
+
             modelBuilder.Entity("MessengerProxy.Persistence.Entities.FederationListVersionEntity", b =>
                 {
                     b.Property<long>("Version")
@@ -184,6 +208,15 @@ namespace MessengerProxy.Persistence.Migrations
                         .WithMany()
                         .HasForeignKey("RemovedInVersion")
                         .OnDelete(DeleteBehavior.Restrict);
+                });
+
+            modelBuilder.Entity("MessengerProxy.Persistence.Entities.FederationListSignatureEntity", b =>
+                {
+                    b.HasOne("MessengerProxy.Persistence.Entities.FederationListVersionEntity", null)
+                        .WithOne()
+                        .HasForeignKey("MessengerProxy.Persistence.Entities.FederationListSignatureEntity", "Version")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
                 });
 
             modelBuilder.Entity("MessengerProxy.Persistence.Entities.SupportContactEntity", b =>

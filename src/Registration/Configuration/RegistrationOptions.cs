@@ -85,4 +85,7 @@ internal sealed class VzdOptions
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromHours(1);
 
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Revocation checks of every certificate on the signer's path (<c>Registration:Vzd:Ocsp</c>).</summary>
+    public Trust.OcspOptions Ocsp { get; set; } = new();
 }

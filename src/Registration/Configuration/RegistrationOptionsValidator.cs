@@ -76,6 +76,9 @@ internal sealed class RegistrationOptionsValidator : IValidateOptions<Registrati
 
         errors.Positive(options.Vzd.RequestTimeout);
         ValidateAuthentication(errors, options);
+        errors.HttpBaseUrl(options.Vzd.Ocsp.ResponderUrl, allowPath: true);
+        errors.Positive(options.Vzd.Ocsp.Timeout);
+        errors.Positive(options.Vzd.Ocsp.MaxResponseBytes);
         return errors.Result;
     }
 

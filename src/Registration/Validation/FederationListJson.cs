@@ -1,6 +1,7 @@
 using System.Text.Json;
 using MessengerProxy.Persistence.Federation;
 using MessengerProxy.Policy.Federation;
+using MessengerProxy.Trust;
 
 namespace MessengerProxy.Registration.Validation;
 

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using MessengerProxy.Persistence.Support;
+using MessengerProxy.Trust;
 
 namespace MessengerProxy.Registration.Validation;
 

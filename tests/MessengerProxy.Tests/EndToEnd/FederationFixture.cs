@@ -62,13 +62,14 @@ public sealed class FederationFixture(PostgresFixture postgres) : IAsyncLifetime
         Directory.CreateDirectory(_runDirectory);
         await WriteRunFilesAsync(cancellation);
 
-        Registration = await RegistrationHost.StartAsync(postgres);
-        using (var admin = Registration.CreateClient())
-        {
-            var list = new { domainList = Nodes.Where(n => n.Listed).Select(n => new { domain = n.Host, telematikID = "1-" + n.Name }).ToArray() };
-            using var put = await admin.PutAsJsonAsync("/admin/federation", list, cancellation);
-            Assert.True(put.IsSuccessStatusCode, $"loading the federation list: {(int)put.StatusCode} {await put.Content.ReadAsStringAsync(cancellation)}");
-        }
+        // The list is the VZD's signed one (a test TSL CA signs it, a stand-in answers OCSP); the registration
+        // service and every proxy verify it, the proxies with Federation:AllowUnsignedList off.
+        ListCa = TestPki.Create(TestPki.Brainpool, "CN=E2E TSL CA, O=Test");
+        _listCaPath = ListCa.WriteCaPem(_runDirectory);
+        ListOcsp = await TestOcspResponder.StartAsync(ListCa);
+        Registration = await RegistrationHost.StartAsync(postgres,
+            $"Registration:Vzd:TrustAnchors:0={_listCaPath}", $"Registration:Vzd:Ocsp:ResponderUrl={ListOcsp.Url}");
+        await ImportSignedListAsync(SignedList(1), cancellation);
 
         // hs1's proxy reports raw data to a stand-in rawdata-master.
         Collector = await RecordingUpstream.StartAsync();
@@ -92,6 +93,30 @@ public sealed class FederationFixture(PostgresFixture postgres) : IAsyncLifetime
 
     /// <summary>The stand-in rawdata-master hs1's proxy reports to; every POST it received.</summary>
     public RecordingUpstream? Collector { get; private set; }
+
+    /// <summary>The test TSL CA whose signer signs the federation list (steps 80–82).</summary>
+    public TestPki ListCa { get; private set; } = null!;
+
+    public TestOcspResponder ListOcsp { get; private set; } = null!;
+
+    private string _listCaPath = string.Empty;
+
+    private (Org.BouncyCastle.Crypto.AsymmetricCipherKeyPair Key, Org.BouncyCastle.X509.X509Certificate Certificate)? _listSigner;
+
+    /// <summary>The listed nodes as the VZD would sign them, as version <paramref name="version"/>.</summary>
+    public string SignedList(long version)
+    {
+        var (key, signer) = _listSigner ??= ListCa.IssueSigner(TestPki.Brainpool);
+        var domains = Nodes.Where(n => n.Listed).Select(n => $$"""{"domain":"{{n.Host}}","telematikID":"1-{{n.Name}}","isInsurance":false}""");
+        return TestPki.SignJws($$"""{"version":{{version}},"domainList":[{{string.Join(",", domains)}}]}""", "BP256R1", key.Private, signer);
+    }
+
+    public async Task ImportSignedListAsync(string jws, CancellationToken cancellation)
+    {
+        using var admin = Registration.CreateClient();
+        using var import = await admin.PostAsync("/admin/federation/import", new StringContent(jws), cancellation);
+        Assert.True(import.IsSuccessStatusCode, $"importing the signed federation list: {(int)import.StatusCode} {await import.Content.ReadAsStringAsync(cancellation)}");
+    }
 
     /// <summary>Skips the calling test when the real homeservers cannot run here.</summary>
     public void SkipUnlessRunning() => Assert.SkipWhen(SkipReason is not null, SkipReason ?? string.Empty);
@@ -204,6 +229,11 @@ public sealed class FederationFixture(PostgresFixture postgres) : IAsyncLifetime
             await Registration.DisposeAsync();
         }
 
+        if (ListOcsp is not null)
+        {
+            await ListOcsp.DisposeAsync();
+        }
+
         _chroot?.Dispose();
         FederationCa?.Dispose();
         foreach (var node in Nodes)
@@ -273,6 +303,7 @@ public sealed class FederationFixture(PostgresFixture postgres) : IAsyncLifetime
     private async Task StartProxyAsync(HomeserverNode node)
     {
         var args = ProxyConfiguration.Arguments(node, Nodes, Registration.ApiUri);
+        args.AddRange(["--Federation:AllowUnsignedList=false", $"--Federation:TrustAnchors:0={_listCaPath}", $"--Federation:Ocsp:ResponderUrl={ListOcsp.Url}"]);
         node.Proxy = await ProxyProcess.StartWithArgumentsAsync(args, node.ProxyPort, node.HealthPort, ShippedProxyPath(), _chroot!.Launcher);
     }
 

@@ -12,7 +12,7 @@ namespace MessengerProxy.Tests.EndToEnd;
 /// <c>./test.sh -- --filter-namespace "*EndToEnd*"</c>.
 /// </summary>
 [TestMethodOrderer(typeof(StepOrderer))]
-public sealed class RealHomeserverTests(FederationFixture fixture) : IClassFixture<FederationFixture>
+public sealed partial class RealHomeserverTests(FederationFixture fixture) : IClassFixture<FederationFixture>
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using MessengerProxy.Registration.Jws;
 using MessengerProxy.Tests.TestKit;
+using MessengerProxy.Trust;
 
 namespace MessengerProxy.Tests.Registration;
 

@@ -56,7 +56,7 @@ public sealed class ProxyHost : IAsyncDisposable
     /// <param name="settings">
     /// Extra configuration as <c>Key:Sub=value</c>. Unless a setting mentions <c>Federation:</c>, federation
     /// checks are off (tests of other concerns need no registration service), and the persisted list goes to
-    /// a file of its own. Unless a setting mentions <c>TimInformation:</c>, the information API is off (it would
+    /// a file of its own; unsigned lists are allowed unless a setting names <c>Federation:AllowUnsignedList</c>. Unless a setting mentions <c>TimInformation:</c>, the information API is off (it would
     /// take port 7777); when one does, it binds a free loopback port. Unless a setting mentions <c>Inbound:Listeners:</c>, the single inbound listener
     /// binds a free loopback port.
     /// </param>
@@ -105,6 +105,12 @@ public sealed class ProxyHost : IAsyncDisposable
         {
             args.Add("--TimInformation:Port=0");
             args.Add("--TimInformation:BindAddress=127.0.0.1");
+        }
+
+        // Tests serve plain JSON lists (FakeRegistrationService, admin PUTs); those that verify signed lists say so.
+        if (!settings.Any(s => s.StartsWith("Federation:AllowUnsignedList=", StringComparison.Ordinal)))
+        {
+            args.Add("--Federation:AllowUnsignedList=true");
         }
 
         string? ownDirectory = null;

@@ -217,6 +217,12 @@ public sealed class ProxyProcess : IAsyncDisposable
             UseShellExecute = false,
         };
         info.ArgumentList.Add(executablePath ?? ExecutablePath);
+        // Tests serve plain JSON lists (FakeRegistrationService, admin PUTs); those that verify signed lists say so.
+        if (!args.Any(a => a.Contains("Federation:AllowUnsignedList", StringComparison.Ordinal)))
+        {
+            args = [.. args, "--Federation:AllowUnsignedList=true"];
+        }
+
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);

@@ -45,6 +45,12 @@ public sealed class RegistrationHost : IAsyncDisposable
             "--Registration:Port=0", "--Registration:BindAddress=127.0.0.1",
             "--Registration:HealthPort=0", "--Registration:HealthBindAddress=127.0.0.1",
         };
+        // TestPki's certificates name no OCSP responder; the revocation tests start a stand-in and say so.
+        if (!settings.Any(s => s.StartsWith("Registration:Vzd:Ocsp:", StringComparison.Ordinal)))
+        {
+            args.Add("--Registration:Vzd:Ocsp:Enabled=false");
+        }
+
         args.AddRange(settings.Select(s => "--" + s));
         var app = RegistrationApp.Build(args.ToArray(), b =>
         {

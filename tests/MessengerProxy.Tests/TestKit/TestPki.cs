@@ -48,20 +48,30 @@ public sealed class TestPki
     }
 
     /// <summary>A signer certificate issued by this CA.</summary>
-    public (AsymmetricCipherKeyPair Key, X509Certificate Certificate) IssueSigner(DerObjectIdentifier curve, DateTime? notBefore = null, DateTime? notAfter = null, string name = "CN=VZD FedList Signer, O=Test")
+    /// <param name="ocspUrl">The OCSP responder the certificate names (authorityInfoAccess), if any.</param>
+    public (AsymmetricCipherKeyPair Key, X509Certificate Certificate) IssueSigner(DerObjectIdentifier curve, DateTime? notBefore = null, DateTime? notAfter = null, string name = "CN=VZD FedList Signer, O=Test", string? ocspUrl = null)
     {
         var key = NewKey(curve);
         var certificate = Issue(name, key.Public, Ca.SubjectDN.ToString(), CaKey.Private, isCa: false,
-            notBefore ?? DateTime.UtcNow.AddDays(-1), notAfter ?? DateTime.UtcNow.AddYears(1));
+            notBefore ?? DateTime.UtcNow.AddDays(-1), notAfter ?? DateTime.UtcNow.AddYears(1), ocspUrl);
         return (key, certificate);
     }
 
     /// <summary>An intermediate CA issued by this CA.</summary>
-    public TestPki IssueSubCa(DerObjectIdentifier curve, string name = "CN=Test Sub CA, O=Test")
+    public TestPki IssueSubCa(DerObjectIdentifier curve, string name = "CN=Test Sub CA, O=Test", string? ocspUrl = null)
     {
         var key = NewKey(curve);
-        var certificate = Issue(name, key.Public, Ca.SubjectDN.ToString(), CaKey.Private, isCa: true, DateTime.UtcNow.AddDays(-1), DateTime.UtcNow.AddYears(2));
+        var certificate = Issue(name, key.Public, Ca.SubjectDN.ToString(), CaKey.Private, isCa: true, DateTime.UtcNow.AddDays(-1), DateTime.UtcNow.AddYears(2), ocspUrl);
         return new TestPki(key, certificate);
+    }
+
+    /// <summary>A delegated OCSP responder certificate (extendedKeyUsage id-kp-OCSPSigning) issued by this CA.</summary>
+    public (AsymmetricCipherKeyPair Key, X509Certificate Certificate) IssueOcspResponder(bool ocspSigning = true)
+    {
+        var key = NewKey(P256);
+        var certificate = Issue("CN=Test OCSP Responder, O=Test", key.Public, Ca.SubjectDN.ToString(), CaKey.Private, isCa: false,
+            DateTime.UtcNow.AddDays(-1), DateTime.UtcNow.AddYears(1), ocspUrl: null, ocspSigning ? KeyPurposeID.id_kp_OCSPSigning : KeyPurposeID.id_kp_serverAuth);
+        return (key, certificate);
     }
 
     public string WriteCaPem(string directory)
@@ -91,7 +101,8 @@ public sealed class TestPki
 
     public static string B64(byte[] data) => System.Buffers.Text.Base64Url.EncodeToString(data);
 
-    private static X509Certificate Issue(string subject, AsymmetricKeyParameter publicKey, string issuer, AsymmetricKeyParameter issuerKey, bool isCa, DateTime notBefore, DateTime notAfter)
+    private static X509Certificate Issue(string subject, AsymmetricKeyParameter publicKey, string issuer, AsymmetricKeyParameter issuerKey, bool isCa, DateTime notBefore, DateTime notAfter,
+        string? ocspUrl = null, KeyPurposeID? purpose = null)
     {
         var generator = new X509V3CertificateGenerator();
         generator.SetSerialNumber(new BigInteger(64, s_random).Add(BigInteger.One));
@@ -102,6 +113,17 @@ public sealed class TestPki
         generator.SetPublicKey(publicKey);
         generator.AddExtension(X509Extensions.BasicConstraints, true, new BasicConstraints(isCa));
         generator.AddExtension(X509Extensions.KeyUsage, true, new KeyUsage(isCa ? KeyUsage.KeyCertSign | KeyUsage.CrlSign : KeyUsage.DigitalSignature));
+        if (ocspUrl is not null)
+        {
+            generator.AddExtension(X509Extensions.AuthorityInfoAccess, false,
+                new AuthorityInformationAccess(new AccessDescription(AccessDescription.IdADOcsp, new GeneralName(GeneralName.UniformResourceIdentifier, ocspUrl))));
+        }
+
+        if (purpose is not null)
+        {
+            generator.AddExtension(X509Extensions.ExtendedKeyUsage, false, new ExtendedKeyUsage(purpose));
+        }
+
         return generator.Generate(new Asn1SignatureFactory("SHA256WITHECDSA", issuerKey, s_random));
     }
 }

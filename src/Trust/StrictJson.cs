@@ -4,16 +4,16 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
 using System.Text.Unicode;
-using MessengerProxy.Policy.Federation;
 
-namespace MessengerProxy.Registration.Validation;
+namespace MessengerProxy.Trust;
 
 /// <summary>
-/// The one reader of every JSON body the service accepts. Structure is System.Text.Json's: the strict context
-/// below refuses unknown members (<see cref="JsonUnmappedMemberHandling.Disallow"/>), repeated ones
+/// The one reader of every JSON body the registration service accepts, and of the JWS header both it and the
+/// proxy verify (so both refuse the same headers). Structure is System.Text.Json's: the strict context
+/// refuses unknown members (<see cref="JsonUnmappedMemberHandling.Disallow"/>), repeated ones
 /// (<c>AllowDuplicateProperties = false</c>: JSON parsers disagree on which one wins), missing required ones
 /// (<c>RespectRequiredConstructorParameters</c>) and nulls where the type has none
-/// (<c>RespectNullableAnnotations</c>). This class adds what the serializer does not check, that the text is
+/// (<c>RespectNullableAnnotations</c>) — the registration service's <c>StrictJsonContext</c> is that context. This class adds what the serializer does not check, that the text is
 /// Unicode, and turns the serializer's exceptions into refusals that name the field:
 /// <c>domainList[3].colour: unknown field</c>.
 /// </summary>
@@ -195,15 +195,3 @@ internal static class StrictJson
         return path.Length == 0 ? wrongType(path) : $"{path}: {wrongType(path)}";
     }
 }
-
-/// <summary>The strict reading of every JSON body the service accepts (see <see cref="StrictJson"/>).</summary>
-[JsonSourceGenerationOptions(
-    UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-    AllowDuplicateProperties = false,
-    RespectRequiredConstructorParameters = true,
-    RespectNullableAnnotations = true,
-    MaxDepth = StrictJson.MaxDepth)]
-[JsonSerializable(typeof(FederationListDocument))]
-[JsonSerializable(typeof(FederationDomain))]
-[JsonSerializable(typeof(SupportDocument))]
-internal sealed partial class StrictJsonContext : JsonSerializerContext;
