@@ -24,6 +24,7 @@ internal static class FederationServiceCollectionExtensions
         services.AddMetrics();
         services.AddSingleton<FederationListFile>();
         services.AddSingleton<FederationListCache>();
+        services.AddSingleton<TransactionDomainCheck>();
         services.AddHostedService<FederationListPoller>();
         services.AddHttpClient(FederationListCache.HttpClientName)
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false });

@@ -65,6 +65,7 @@ internal static class InboundServiceCollectionExtensions
         services.AddSingleton<GuestRegistrationPolicy>();
         services.AddSingleton<RequestBodyStage>();
         services.AddSingleton<ClientDomainPolicy>();
+        services.AddSingleton<TransactionDomainPolicy>();
         services.AddSingleton<TimContentPolicy>();
         services.AddSingleton<RedactionWindowPolicy>();
         services.AddSingleton<InvitePermissionPolicy>();

@@ -20,6 +20,7 @@ internal sealed class InboundPolicies
         GuestRegistrationPolicy guestRegistration,
         RequestBodyStage body,
         ClientDomainPolicy clientDomains,
+        TransactionDomainPolicy transactionDomains,
         TimContentPolicy timContent,
         RedactionWindowPolicy redactionWindow,
         InvitePermissionPolicy invitePermissions,
@@ -34,6 +35,7 @@ internal sealed class InboundPolicies
             guestRegistration,  // TIM: no guest accounts (the query only)
             body,               // every body but media uploads read whole and checked
             clientDomains,      // every domain the client names must be federated (its answer names the domain)
+            transactionDomains, // federation /send: every PDU's and EDU's server must be federated, or the whole transaction is refused
             timContent,         // TIM: room and content rules on the parsed body; createRoom patched where needed, last
             redactionWindow,    // TIM: the event's age, asked of the homeserver with the caller's token
             invitePermissions,  // TIM: the invitee's permission configuration (admin API; the inviter by whoami)
