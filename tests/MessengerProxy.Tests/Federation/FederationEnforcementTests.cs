@@ -44,7 +44,7 @@ public sealed class FederationEnforcementTests : IAsyncLifetime
         ]);
 
     /// <summary>Waits (bounded, as a hang guard) until the proxy's first fetch of the list has completed.</summary>
-    private static async Task WaitForListAsync(ProxyHost proxy)
+    internal static async Task WaitForListAsync(ProxyHost proxy)
     {
         for (var attempt = 0; attempt < 200; attempt++)
         {
