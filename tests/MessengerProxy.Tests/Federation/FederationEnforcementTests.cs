@@ -8,7 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace MessengerProxy.Tests.Federation;
 
 /// <summary>The inbound proxy enforcing the federation list it gets from the registration service.</summary>
-public sealed class FederationEnforcementTests : IAsyncLifetime
+public sealed partial class FederationEnforcementTests : IAsyncLifetime
 {
     private const string Own = "matrix.example.org";
 
@@ -44,7 +44,7 @@ public sealed class FederationEnforcementTests : IAsyncLifetime
         ]);
 
     /// <summary>Waits (bounded, as a hang guard) until the proxy's first fetch of the list has completed.</summary>
-    internal static async Task WaitForListAsync(ProxyHost proxy)
+    private static async Task WaitForListAsync(ProxyHost proxy)
     {
         for (var attempt = 0; attempt < 200; attempt++)
         {

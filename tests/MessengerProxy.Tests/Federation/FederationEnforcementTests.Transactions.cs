@@ -10,41 +10,15 @@ namespace MessengerProxy.Tests.Federation;
 /// Inbound federation transactions from a listed origin: refused whole, before the homeserver sees a byte, when a
 /// PDU or EDU names a server outside the federation; forwarded byte for byte otherwise.
 /// </summary>
-public sealed class TransactionDomainTests : IAsyncLifetime
+public sealed partial class FederationEnforcementTests
 {
-    private const string Own = "matrix.example.org";
     private const string SendPath = "/_matrix/federation/v1/send/txn1";
 
-    private readonly string _directory = Directory.CreateTempSubdirectory("mp-txn-").FullName;
     private readonly LogCapture _logs = new();
-    private RecordingUpstream _homeserver = null!;
-    private FakeRegistrationService _registration = null!;
 
-    public async ValueTask InitializeAsync()
-    {
-        _homeserver = await RecordingUpstream.StartAsync();
-        _registration = await FakeRegistrationService.StartAsync("listed.example", "partner.example.org");
-    }
+    private Task<ProxyHost> StartLoggedProxyAsync(params string[] extra) => StartProxyAsync(builder => builder.Logging.AddProvider(_logs), extra);
 
-    public async ValueTask DisposeAsync()
-    {
-        await _registration.DisposeAsync();
-        await _homeserver.DisposeAsync();
-        TestDirectories.Delete(_directory);
-    }
-
-    private Task<ProxyHost> StartProxyAsync(params string[] extra) =>
-        ProxyHost.StartAsync(_homeserver.BaseUri.ToString().TrimEnd('/'), builder => builder.Logging.AddProvider(_logs),
-        [
-            $"Federation:RegistrationServiceUrl={_registration.Url}",
-            $"Federation:ServerName={Own}",
-            $"Federation:CacheFile={Path.Combine(_directory, "federation-list.json")}",
-            "Federation:PollInterval=01:00:00",
-            "Tim:InviteCheck=Client",
-            .. extra,
-        ]);
-
-    private static async Task<(string Id, RawResponse Response)> SendAsync(ProxyHost proxy, string body, string target = SendPath)
+    private static async Task<(string Id, RawResponse Response)> SendTransactionAsync(ProxyHost proxy, string body, string target = SendPath)
     {
         var id = Guid.NewGuid().ToString("N");
         var headers = $"{RecordingUpstream.TestIdHeader}: {id}\r\nContent-Type: application/json\r\n"
@@ -74,9 +48,9 @@ public sealed class TransactionDomainTests : IAsyncLifetime
     [Fact]
     public async Task PduWithUnlistedSender_FromListedOrigin_403AndNothingForwarded()
     {
-        await using var proxy = await StartProxyAsync();
+        await using var proxy = await StartLoggedProxyAsync();
 
-        var (id, response) = await SendAsync(proxy, Transaction(Message("@alice:listed.example") + "," + Message("@mallory:evil.example")));
+        var (id, response) = await SendTransactionAsync(proxy, Transaction(Message("@alice:listed.example") + "," + Message("@mallory:evil.example")));
 
         AssertRefused(response, id, 403, "M_FORBIDDEN", "evil.example is not part of the federation (pdus[1].sender)");
     }
@@ -84,9 +58,9 @@ public sealed class TransactionDomainTests : IAsyncLifetime
     [Fact]
     public async Task MemberEventInvitingAnUnlistedUser_403()
     {
-        await using var proxy = await StartProxyAsync();
+        await using var proxy = await StartLoggedProxyAsync();
 
-        var (id, response) = await SendAsync(proxy, Transaction(
+        var (id, response) = await SendTransactionAsync(proxy, Transaction(
             """{"room_id":"!r:listed.example","sender":"@alice:listed.example","type":"m.room.member","state_key":"@mallory:evil.example","content":{"membership":"invite"}}"""));
 
         AssertRefused(response, id, 403, "M_FORBIDDEN", "evil.example is not part of the federation (pdus[0].state_key)");
@@ -102,9 +76,9 @@ public sealed class TransactionDomainTests : IAsyncLifetime
     [InlineData("""{"edu_type":"m.direct_to_device","content":{"sender":"@alice:listed.example","type":"m.room_key_request","message_id":"m","messages":{"@mallory:evil.example":{"*":{}}}}}""")]
     public async Task EachEduTypeNamingAnUnlistedUser_403(string edu)
     {
-        await using var proxy = await StartProxyAsync();
+        await using var proxy = await StartLoggedProxyAsync();
 
-        var (id, response) = await SendAsync(proxy, Transaction(Message("@alice:listed.example"), edu));
+        var (id, response) = await SendTransactionAsync(proxy, Transaction(Message("@alice:listed.example"), edu));
 
         AssertRefused(response, id, 403, "M_FORBIDDEN", "evil.example is not part of the federation (edus[0].content");
     }
@@ -112,9 +86,9 @@ public sealed class TransactionDomainTests : IAsyncLifetime
     [Fact]
     public async Task EscapedSender_IsDecodedAsTheHomeserverDecodesIt()
     {
-        await using var proxy = await StartProxyAsync();
+        await using var proxy = await StartLoggedProxyAsync();
 
-        var (id, response) = await SendAsync(proxy, Transaction("""{"s\u0065nder":"\u0040mallory:evil.exampl\u0065","type":"m.room.message"}"""));
+        var (id, response) = await SendTransactionAsync(proxy, Transaction("""{"s\u0065nder":"\u0040mallory:evil.exampl\u0065","type":"m.room.message"}"""));
 
         AssertRefused(response, id, 403, "M_FORBIDDEN", "evil.example is not part of the federation");
     }
@@ -126,9 +100,9 @@ public sealed class TransactionDomainTests : IAsyncLifetime
     [InlineData("""[{"sender":"@mallory:evil.example"}]""", "must be a JSON object")]
     public async Task MalformedTransactions_400BadJson(string body, string message)
     {
-        await using var proxy = await StartProxyAsync();
+        await using var proxy = await StartLoggedProxyAsync();
 
-        var (id, response) = await SendAsync(proxy, body);
+        var (id, response) = await SendTransactionAsync(proxy, body);
 
         AssertRefused(response, id, 400, "M_BAD_JSON", message);
     }
@@ -138,9 +112,9 @@ public sealed class TransactionDomainTests : IAsyncLifetime
     [InlineData("""{"origin":"listed.example","pdus":[{"sender":"@mallory:evil.example",}]}""")]
     public async Task TransactionsThatAreNoJson_400NotJson(string body)
     {
-        await using var proxy = await StartProxyAsync();
+        await using var proxy = await StartLoggedProxyAsync();
 
-        var (id, response) = await SendAsync(proxy, body);
+        var (id, response) = await SendTransactionAsync(proxy, body);
 
         AssertRefused(response, id, 400, "M_NOT_JSON");
     }
@@ -148,7 +122,7 @@ public sealed class TransactionDomainTests : IAsyncLifetime
     [Fact]
     public async Task ListedOnlyTransaction_IsForwardedByteForByte()
     {
-        await using var proxy = await StartProxyAsync();
+        await using var proxy = await StartLoggedProxyAsync();
 
         // Whitespace, escapes, raw non-ASCII, number spellings and unknown members: a re-serialisation would change them.
         var body = Transaction(
@@ -156,7 +130,7 @@ public sealed class TransactionDomainTests : IAsyncLifetime
                 + """,{"type":"m.room.member","sender":"@alice:listed.example","state_key":"@carol:matrix.example.org","content":{"membership":"invite"},"x-unknown":[1,2]}""",
             """{"edu_type":"m.receipt","content":{"!r:listed.example":{"m.read":{"@alice:listed.example":{"event_ids":["$e"],"data":{"ts":1}}}}}},{"edu_type":"org.example.custom","content":{"user_id":"@mallory:evil.example"}}""");
 
-        var (id, response) = await SendAsync(proxy, body);
+        var (id, response) = await SendTransactionAsync(proxy, body);
 
         Assert.Equal(200, response.StatusCode);
         var received = _homeserver.Single(id);
@@ -167,13 +141,13 @@ public sealed class TransactionDomainTests : IAsyncLifetime
     [Fact]
     public async Task FiftyPdusOf64KiB_PassWithinTheBodyLimit()
     {
-        await using var proxy = await StartProxyAsync();
+        await using var proxy = await StartLoggedProxyAsync();
         var filler = new string('x', 64 * 1024 - 250);
         var pdus = string.Join(",", Enumerable.Range(0, 50).Select(i => Message($"@user{i}:listed.example").Replace("hello", filler)));
         var body = Transaction(pdus, """{"edu_type":"m.typing","content":{"room_id":"!r:listed.example","user_id":"@user1:listed.example","typing":true}}""");
         Assert.True(body.Length > 50 * 64 * 1000, "the transaction must be as large as Synapse's largest");
 
-        var (id, response) = await SendAsync(proxy, body);
+        var (id, response) = await SendTransactionAsync(proxy, body);
 
         Assert.Equal(200, response.StatusCode);
         Assert.Equal(Encoding.UTF8.GetByteCount(body), _homeserver.Single(id).BodyLength);
@@ -182,9 +156,9 @@ public sealed class TransactionDomainTests : IAsyncLifetime
     [Fact]
     public async Task CheckSwitchedOff_UnlistedSenderIsForwarded()
     {
-        await using var proxy = await StartProxyAsync("Federation:CheckTransactionDomains=false");
+        await using var proxy = await StartLoggedProxyAsync("Federation:CheckTransactionDomains=false");
 
-        var (id, response) = await SendAsync(proxy, Transaction(Message("@mallory:evil.example")));
+        var (id, response) = await SendTransactionAsync(proxy, Transaction(Message("@mallory:evil.example")));
 
         Assert.Equal(200, response.StatusCode);
         Assert.Single(_homeserver.WithTestId(id));
@@ -193,11 +167,11 @@ public sealed class TransactionDomainTests : IAsyncLifetime
     [Fact]
     public async Task ADomainListedSinceTheLastPoll_IsFetchedAndTheTransactionForwarded()
     {
-        await using var proxy = await StartProxyAsync();
-        await FederationEnforcementTests.WaitForListAsync(proxy);
+        await using var proxy = await StartLoggedProxyAsync();
+        await WaitForListAsync(proxy);
         _registration.Publish("listed.example", "partner.example.org", "newcomer.example");
 
-        var (id, response) = await SendAsync(proxy, Transaction(Message("@nina:newcomer.example")));
+        var (id, response) = await SendTransactionAsync(proxy, Transaction(Message("@nina:newcomer.example")));
 
         Assert.Equal(200, response.StatusCode);
         Assert.Single(_homeserver.WithTestId(id));
@@ -206,10 +180,10 @@ public sealed class TransactionDomainTests : IAsyncLifetime
     [Fact]
     public async Task Refusals_AreCountedByReason_AndLoggedWithoutUserIds()
     {
-        await using var proxy = await StartProxyAsync();
-        await SendAsync(proxy, Transaction(Message("@alice:listed.example")));
-        await SendAsync(proxy, Transaction(Message("@mallory:evil.example")));
-        await SendAsync(proxy, """{"pdus":[{"sender":"@mallory:evil%2Eexample"}]}""");
+        await using var proxy = await StartLoggedProxyAsync();
+        await SendTransactionAsync(proxy, Transaction(Message("@alice:listed.example")));
+        await SendTransactionAsync(proxy, Transaction(Message("@mallory:evil.example")));
+        await SendTransactionAsync(proxy, """{"pdus":[{"sender":"@mallory:evil%2Eexample"}]}""");
 
         var metrics = (await RawHttp.SendAsync(proxy.HealthPort, RawHttp.Request("GET", "/metrics"))).BodyText;
 
