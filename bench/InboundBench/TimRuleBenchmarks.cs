@@ -5,6 +5,7 @@ using MessengerProxy.Inbound.Configuration;
 using MessengerProxy.Inbound.Diagnostics;
 using MessengerProxy.Inbound.Pipeline;
 using MessengerProxy.Inbound.Policies.Tim;
+using MessengerProxy.Pipeline.Http;
 using MessengerProxy.Policy;
 using MessengerProxy.Policy.Endpoints;
 using Microsoft.AspNetCore.Http;

@@ -9,6 +9,7 @@ using MessengerProxy.Inbound.Diagnostics;
 using MessengerProxy.Inbound.Pipeline;
 using MessengerProxy.Inbound.Policies;
 using MessengerProxy.Inbound.ServerKeys;
+using MessengerProxy.Pipeline.Http;
 using MessengerProxy.Policy;
 using MessengerProxy.Policy.Endpoints;
 using Microsoft.AspNetCore.Http;

@@ -8,6 +8,12 @@ internal sealed class FederationOptions
     /// <summary>Check federation membership at all. Off only for conformance test set-ups (like the TIM reference's SyTest mode).</summary>
     public bool Enforce { get; set; } = true;
 
+    /// <summary>
+    /// Read federation transactions (<c>PUT /_matrix/federation/v1/send/{txnId}</c>) in both directions and refuse one
+    /// whole when a PDU or EDU names a server outside the federation (only while <see cref="Enforce"/> is on).
+    /// </summary>
+    public bool CheckTransactionDomains { get; set; } = true;
+
     /// <summary>This homeserver's own server name; its users and media are always allowed, list or not.</summary>
     public string? ServerName { get; set; }
 

@@ -27,6 +27,7 @@ internal static class FederationServiceCollectionExtensions
         services.AddHttpClient(SignedListVerification.OcspHttpClientName)
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false });
         services.AddSingleton<FederationListCache>();
+        services.AddSingleton<TransactionDomainCheck>();
         services.AddHostedService<FederationListPoller>();
         services.AddHttpClient(FederationListCache.HttpClientName)
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false });

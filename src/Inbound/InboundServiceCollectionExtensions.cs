@@ -69,6 +69,7 @@ internal static class InboundServiceCollectionExtensions
         services.AddSingleton<XMatrixSignaturePolicy>();
         services.AddSingleton<ServerKeyStore>();
         services.AddSingleton<ClientDomainPolicy>();
+        services.AddSingleton<TransactionDomainPolicy>();
         services.AddSingleton<TimContentPolicy>();
         services.AddSingleton<RedactionWindowPolicy>();
         services.AddSingleton<InvitePermissionPolicy>();

@@ -21,6 +21,7 @@ internal sealed class InboundPolicies
         RequestBodyStage body,
         XMatrixSignaturePolicy xMatrixSignature,
         ClientDomainPolicy clientDomains,
+        TransactionDomainPolicy transactionDomains,
         TimContentPolicy timContent,
         RedactionWindowPolicy redactionWindow,
         InvitePermissionPolicy invitePermissions,
@@ -36,6 +37,7 @@ internal sealed class InboundPolicies
             body,               // every body but media uploads read whole and checked
             xMatrixSignature,   // federation: the X-Matrix signature over method, target, names and the body just read
             clientDomains,      // every domain the client names must be federated (its answer names the domain)
+            transactionDomains, // federation /send: every PDU's and EDU's server must be federated, or the whole transaction is refused
             timContent,         // TIM: room and content rules on the parsed body; createRoom patched where needed, last
             redactionWindow,    // TIM: the event's age, asked of the homeserver with the caller's token
             invitePermissions,  // TIM: the invitee's permission configuration (admin API; the inviter by whoami)

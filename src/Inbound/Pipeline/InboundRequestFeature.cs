@@ -1,4 +1,5 @@
 using MessengerProxy.Pipeline;
+using MessengerProxy.Pipeline.Http;
 using MessengerProxy.Policy;
 using MessengerProxy.Policy.Endpoints;
 

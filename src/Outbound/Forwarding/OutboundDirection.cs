@@ -25,21 +25,25 @@ namespace MessengerProxy.Outbound.Forwarding;
 /// </summary>
 internal sealed class OutboundDirection : IRequestDirection<OutboundRequestFeature>
 {
+    private const string TransactionDirection = "outbound";
+
     private readonly EndpointMatcher _matcher;
     private readonly LogPath _logPath;
     private readonly DestinationPolicy _destinations;
     private readonly FederationListCache _federation;
     private readonly ProxyCredentials _credentials;
     private readonly OutboundTransformer _transformer;
+    private readonly TransactionDomainCheck _transactions;
     private readonly ILogger _logger;
     private readonly long _maxBodyBytes;
     private readonly bool _requireDestination;
     private readonly string? _ownServerHost;
 
     public OutboundDirection(OutboundEndpoints endpoints, DestinationPolicy destinations, FederationListCache federation,
-        ProxyCredentials credentials, DelegationTable delegations, IOptions<OutboundOptions> options, IOptions<FederationOptions> federationOptions,
-        ILogger<OutboundDirection> logger)
+        ProxyCredentials credentials, DelegationTable delegations, TransactionDomainCheck transactions, IOptions<OutboundOptions> options,
+        IOptions<FederationOptions> federationOptions, ILogger<OutboundDirection> logger)
     {
+        _transactions = transactions;
         var settings = options.Value;
         _matcher = endpoints.Matcher;
         _logPath = endpoints.LogPath;
@@ -207,6 +211,12 @@ internal sealed class OutboundDirection : IRequestDirection<OutboundRequestFeatu
             return null;
         }
 
+        if (endpoint.Traits.FederationTransaction && _transactions.Enabled && await CheckTransactionAsync(context) is { } refusal3)
+        {
+            await RefuseAsync(context, destination, endpoint.Template.Text, refusal3.Error, refusal3.Reason);
+            return null;
+        }
+
         return Admit(context, destination, target, endpoint.Template.Text, learnDelegation: !hostIsDelegate && endpoint.Traits.LearnsDelegation, endpoint.Traits.OutboundRawData);
     }
 
@@ -296,6 +306,37 @@ internal sealed class OutboundDirection : IRequestDirection<OutboundRequestFeatu
         return FederationErrors.For(check, authorization.Destination, "destination") is { } refused
             ? new DestinationRefusal(refused, check.Verdict == FederationVerdict.ListUnavailable ? "federation list unavailable" : "destination not in the federation list")
             : null;
+    }
+
+    /// <summary>
+    /// A transaction our homeserver sends is read whole (bounded by <c>MaxRequestBodyBytes</c>, as the inbound body
+    /// stage reads bodies) and refused whole when it names a server outside the federation; otherwise exactly the
+    /// bytes read go out, with a Content-Length.
+    /// </summary>
+    private async ValueTask<DestinationRefusal?> CheckTransactionAsync(HttpContext context)
+    {
+        var (body, error) = await BufferedRequestBody.ReadAsync(context, (int)Math.Min(_maxBodyBytes, Array.MaxLength - 1));
+        if (error is not null)
+        {
+            return new DestinationRefusal(error, error.StatusCode == StatusCodes.Status413PayloadTooLarge ? "body too large" : "body unreadable");
+        }
+
+        context.Response.RegisterForDispose(body!);
+        if (body!.Length > 0)
+        {
+            if (BufferedRequestBody.Validate(body.Memory.Span) is { } invalid)
+            {
+                return new DestinationRefusal(invalid, "transaction is not JSON");
+            }
+
+            if (await _transactions.CheckAsync(body.Memory, TransactionDirection, context.RequestAborted) is { } refused)
+            {
+                return new DestinationRefusal(refused.Error, $"transaction refused ({refused.Reason})");
+            }
+        }
+
+        body.UseAsRequestBody(context.Request);
+        return null;
     }
 
     private static DestinationRefusal NotAddressed(Destination destination) => new(

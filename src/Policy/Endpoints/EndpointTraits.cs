@@ -113,6 +113,12 @@ internal sealed class EndpointTraits
         [("PUT", "/_matrix/client/v3/sendToDevice/{eventType}/{txnId}")] = BodyServerReferences.SendToDevice,
     };
 
+    // Bodies of PDUs and EDUs whose every server name must be federated (Federation:CheckTransactionDomains).
+    private static readonly HashSet<(string Method, string Template)> s_transactions =
+    [
+        ("PUT", "/_matrix/federation/v1/send/{txnId}"),
+    ];
+
     // Answers that name a base URL, and the one stream a CoAP client may observe (MSC3079): front-door traits.
     private static readonly Dictionary<(string Method, string Template), BaseUrlAnswer> s_baseUrlAnswers = new()
     {
@@ -188,6 +194,12 @@ internal sealed class EndpointTraits
     public bool SyncObservable { get; private init; }
 
     // The traits below are read by the forwarding stages of both proxies.
+
+    /// <summary>
+    /// A federation transaction (<c>PUT /_matrix/federation/v1/send/{txnId}</c>): both proxies read its body and refuse it
+    /// whole when a PDU or EDU names a server outside the federation.
+    /// </summary>
+    public bool FederationTransaction { get; private init; }
 
     /// <summary>The homeserver's answer the inbound proxy rewrites (<see cref="ResponseRewrite.None"/>: relayed as is).</summary>
     public ResponseRewrite ResponseRewrite { get; private init; }
@@ -275,6 +287,7 @@ internal sealed class EndpointTraits
                 _ => WellKnownDocument.None,
             },
             LearnsDelegation = endpoint.Template.Text == WellKnownServerTemplate,
+            FederationTransaction = endpoint.Api == MatrixApi.ServerServer && s_transactions.Contains((endpoint.Method, endpoint.Template.Text)),
             LegacyMedia = endpoint.Method == "GET" && s_legacyMediaPrefixes.Any(p => endpoint.Template.Text.StartsWith(p, StringComparison.Ordinal)),
             InboundRawData = endpoint.Api == MatrixApi.Operator ? null : RawDataOperationTable.Committed.InboundFor(endpoint),
             OutboundRawData = endpoint.Api == MatrixApi.Operator ? null : RawDataOperationTable.Committed.OutboundFor(endpoint),

@@ -659,6 +659,22 @@ public sealed partial class RealHomeserverTests(FederationFixture fixture) : ICl
         Assert.DoesNotContain(alice.UserId, body);
     }
 
+    [Fact, Step(84)]
+    public async Task FederationTransactions_RealSynapseTransactionsWereScannedBothWays_NoneRefused()
+    {
+        fixture.SkipUnlessRunning();
+
+        // Steps 4-9 sent messages, typing, receipts and to-device messages from hs1 to hs2 as real transactions:
+        // hs1's proxy read them going out, hs2's coming in, and both let every one through (step 50).
+        var hs1 = await ProxyMetrics.ScrapeAsync(fixture.Hs1.HealthPort, Ct);
+        var hs2 = await ProxyMetrics.ScrapeAsync(fixture.Hs2.HealthPort, Ct);
+
+        Assert.True(ProxyMetrics.Sum(hs2, "messengerproxy_federation_transactions_scanned_total", "direction=\"inbound\"") > 0, "hs2's proxy scanned no inbound transaction\n" + fixture.Diagnostics());
+        Assert.True(ProxyMetrics.Sum(hs1, "messengerproxy_federation_transactions_scanned_total", "direction=\"outbound\"") > 0, "hs1's proxy scanned no outbound transaction\n" + fixture.Diagnostics());
+        Assert.Equal(0, ProxyMetrics.Sum(hs2, "messengerproxy_federation_transaction_refusals_total", "direction=\"inbound\""));
+        Assert.Equal(0, ProxyMetrics.Sum(hs1, "messengerproxy_federation_transaction_refusals_total", "direction=\"outbound\""));
+    }
+
     [Fact, Step(90)]
     public async Task RegistrationServiceStopped_ProxiesKeepTheLastGoodList_MessagesKeepFlowing()
     {

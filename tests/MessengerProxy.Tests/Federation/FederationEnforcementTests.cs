@@ -8,7 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace MessengerProxy.Tests.Federation;
 
 /// <summary>The inbound proxy enforcing the federation list it gets from the registration service.</summary>
-public sealed class FederationEnforcementTests : IAsyncLifetime
+public sealed partial class FederationEnforcementTests : IAsyncLifetime
 {
     private const string Own = "matrix.example.org";
 

@@ -4,6 +4,7 @@ using System.Text.Json;
 using MessengerProxy.Inbound.Configuration;
 using MessengerProxy.Inbound.Pipeline;
 using MessengerProxy.Inbound.Policies.Tim;
+using MessengerProxy.Pipeline.Http;
 
 namespace MessengerProxy.Tests.Inbound;
 

@@ -37,6 +37,14 @@ public sealed class ForwardingTraitsTests
     }
 
     [Fact]
+    public void FederationTransaction_OnlyTheSendTransaction()
+    {
+        var transaction = Assert.Single(s_table.Endpoints, e => e.Traits.FederationTransaction);
+
+        Assert.Equal("PUT /_matrix/federation/v1/send/{txnId}", $"{transaction.Method} {transaction.Template.Text}");
+    }
+
+    [Fact]
     public void LegacyMedia_TheUnauthenticatedDownloadsAndThumbnailsWithAServerName()
     {
         var legacy = s_table.Endpoints.Where(e => e.Traits.LegacyMedia).ToList();

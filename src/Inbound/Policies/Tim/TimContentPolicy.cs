@@ -3,6 +3,7 @@ using System.Text.Json;
 using MessengerProxy.Inbound.Configuration;
 using MessengerProxy.Inbound.Diagnostics;
 using MessengerProxy.Inbound.Pipeline;
+using MessengerProxy.Pipeline.Http;
 using MessengerProxy.Policy;
 using MessengerProxy.Policy.Endpoints;
 using Microsoft.AspNetCore.Http;
