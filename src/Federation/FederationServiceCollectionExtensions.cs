@@ -1,5 +1,6 @@
 using MessengerProxy.Hosting.Configuration;
 using MessengerProxy.Hosting.Health;
+using MessengerProxy.Hosting.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -24,13 +25,11 @@ internal static class FederationServiceCollectionExtensions
         services.AddMetrics();
         services.AddSingleton<FederationListFile>();
         services.AddSingleton(sp => SignedListVerification.Create(sp));
-        services.AddHttpClient(SignedListVerification.OcspHttpClientName)
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false });
+        services.AddServiceHttpClient(SignedListVerification.OcspHttpClientName, timeout: null);
         services.AddSingleton<FederationListCache>();
         services.AddSingleton<TransactionDomainCheck>();
         services.AddHostedService<FederationListPoller>();
-        services.AddHttpClient(FederationListCache.HttpClientName)
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false });
+        services.AddServiceHttpClient(FederationListCache.HttpClientName, timeout: null);
         services.AddHealthChecks()
             .AddCheck<FederationListHealthCheck>("federation-list", tags: [ActuatorEndpoints.ReadyTag])
             .AddCheck<RegistrationServiceHealthCheck>("registration-service", tags: [ActuatorEndpoints.ReadyTag]);

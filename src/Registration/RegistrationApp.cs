@@ -1,5 +1,6 @@
 using MessengerProxy.Hosting.Configuration;
 using MessengerProxy.Hosting.Health;
+using MessengerProxy.Hosting.Http;
 using MessengerProxy.Hosting.Listeners;
 using MessengerProxy.Hosting.Logging;
 using MessengerProxy.Hosting.Metrics;
@@ -48,15 +49,14 @@ internal static class RegistrationApp
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
             "registration"));
-        builder.Services.AddHttpClient(OcspHttpClientName)
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false });
+        // The OCSP responders and the VZD are outside the deployment: these clients may use the system proxy.
+        builder.Services.AddServiceHttpClient(OcspHttpClientName, timeout: null, useSystemProxy: true);
         builder.Services.AddSingleton<FederationListService>();
         builder.Services.AddSingleton<AdminTokenFilter>();
         builder.Services.AddSingleton<ApiExceptionHandler>();
         builder.Services.AddSingleton<VzdFederationListFetcher>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<VzdFederationListFetcher>());
-        builder.Services.AddHttpClient(VzdFederationListFetcher.HttpClientName, (sp, client) =>
-            client.Timeout = sp.GetRequiredService<IOptions<RegistrationOptions>>().Value.Vzd.RequestTimeout);
+        builder.Services.AddServiceHttpClient(VzdFederationListFetcher.HttpClientName, sp => sp.GetRequiredService<IOptions<RegistrationOptions>>().Value.Vzd.RequestTimeout, useSystemProxy: true);
         builder.Services.AddVzdAuthentication();
 
         builder.Services.AddSingleton<ListenerRegistry>();

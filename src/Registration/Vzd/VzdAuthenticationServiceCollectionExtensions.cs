@@ -1,4 +1,5 @@
 using MessengerProxy.Hosting.Health;
+using MessengerProxy.Hosting.Http;
 using MessengerProxy.Registration.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -15,10 +16,7 @@ internal static class VzdAuthenticationServiceCollectionExtensions
         services.AddSingleton<VzdMetrics>();
         services.AddSingleton<VzdTokenSource>();
         services.AddTransient<VzdAuthenticationHandler>();
-        services.AddHttpClient(VzdTokenSource.HttpClientName, (sp, client) =>
-                client.Timeout = sp.GetRequiredService<IOptions<RegistrationOptions>>().Value.Vzd.RequestTimeout)
-            // A redirect would resend the form (client secret included) or the token to wherever it points.
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false });
+        services.AddServiceHttpClient(VzdTokenSource.HttpClientName, sp => sp.GetRequiredService<IOptions<RegistrationOptions>>().Value.Vzd.RequestTimeout, useSystemProxy: true);
         services.AddHttpClient(VzdFederationListFetcher.HttpClientName).AddHttpMessageHandler<VzdAuthenticationHandler>();
         services.AddHealthChecks().AddCheck<VzdAuthenticationHealthCheck>(HealthCheckName, tags: [ActuatorEndpoints.ReadyTag]);
         return services;
