@@ -1,13 +1,20 @@
+using MessengerProxy.Federation;
 using MessengerProxy.Pipeline;
 using MessengerProxy.Pipeline.Http;
 using MessengerProxy.Policy;
 using MessengerProxy.Policy.Endpoints;
+using MessengerProxy.Policy.Federation;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Net.Http.Headers;
 
 namespace MessengerProxy.Inbound.Pipeline;
 
 /// <summary>What the pipeline learned about a request; stored in <c>HttpContext.Features</c>.</summary>
 internal sealed class InboundRequestFeature : IProxyRequest
 {
+    private XMatrixAuthorization? _xMatrix;
+    private MatrixError? _xMatrixError;
+
     internal InboundRequestFeature(RequestTarget target, EndpointDescriptor endpoint, bool isPreflight)
     {
         Target = target;
@@ -41,4 +48,20 @@ internal sealed class InboundRequestFeature : IProxyRequest
 
     /// <summary>The TIM rule behind the refusal a policy returned, so that it is logged and counted by name.</summary>
     internal TimRule? RefusedBy { get; set; }
+
+    /// <summary>
+    /// The request's <c>Authorization: X-Matrix</c> header (<see cref="FederationErrors.ReadXMatrix"/>), parsed once
+    /// for the stages that use it (origin, signature); null with the 401 to answer when it is missing or malformed.
+    /// </summary>
+    internal MatrixError? ReadXMatrix(HttpContext context, out XMatrixAuthorization authorization)
+    {
+        if (_xMatrix is null && _xMatrixError is null)
+        {
+            _xMatrixError = FederationErrors.ReadXMatrix(context.Request.Headers[HeaderNames.Authorization], out var parsed);
+            _xMatrix = parsed;
+        }
+
+        authorization = _xMatrix!;
+        return _xMatrixError;
+    }
 }

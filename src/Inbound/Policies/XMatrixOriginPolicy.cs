@@ -2,9 +2,7 @@ using MessengerProxy.Federation;
 using MessengerProxy.Inbound.Pipeline;
 using MessengerProxy.Policy;
 using MessengerProxy.Policy.Endpoints;
-using MessengerProxy.Policy.Federation;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Net.Http.Headers;
 
 namespace MessengerProxy.Inbound.Policies;
 
@@ -31,7 +29,7 @@ internal sealed class XMatrixOriginPolicy(FederationListCache federation) : IInb
             return null;
         }
 
-        var error = await CheckAsync(context);
+        var error = await CheckAsync(context, request);
         if (error is not null && timOverride is not null)
         {
             request.RefusedBy = timOverride.Rule;
@@ -40,9 +38,9 @@ internal sealed class XMatrixOriginPolicy(FederationListCache federation) : IInb
         return error;
     }
 
-    private async ValueTask<MatrixError?> CheckAsync(HttpContext context)
+    private async ValueTask<MatrixError?> CheckAsync(HttpContext context, InboundRequestFeature request)
     {
-        if (FederationErrors.ReadXMatrix(context.Request.Headers[HeaderNames.Authorization], out var authorization) is { } unauthorized)
+        if (request.ReadXMatrix(context, out var authorization) is { } unauthorized)
         {
             return unauthorized;
         }

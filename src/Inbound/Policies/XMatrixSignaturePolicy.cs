@@ -32,7 +32,7 @@ internal sealed class XMatrixSignaturePolicy(ServerKeyStore keys, IOptions<Feder
 
     private async ValueTask<MatrixError?> VerifyAsync(HttpContext context, InboundRequestFeature request)
     {
-        if (FederationErrors.ReadXMatrix(context.Request.Headers[HeaderNames.Authorization], out var authorization) is { } unauthorized)
+        if (request.ReadXMatrix(context, out var authorization) is { } unauthorized)
         {
             return Refuse("malformed", unauthorized);
         }

@@ -1,4 +1,5 @@
 using MessengerProxy.Hosting.Logging;
+using MessengerProxy.Tests.TestKit;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -28,7 +29,7 @@ public sealed class RequestTargetLogGuardTests
         using var factory = Create(b => b
             .AddFilter("Yarp", LogLevel.Debug)
             .AddFilter(Forwarder, LogLevel.Trace)
-            .AddFilter<CountingProvider>("System.Net.Http", LogLevel.Trace));
+            .AddFilter<LogCapture>("System.Net.Http", LogLevel.Trace));
 
         Assert.False(factory.CreateLogger(Forwarder).IsEnabled(LogLevel.Information));
         Assert.False(factory.CreateLogger("Yarp.ReverseProxy.Health").IsEnabled(LogLevel.Debug));
@@ -51,31 +52,10 @@ public sealed class RequestTargetLogGuardTests
         var services = new ServiceCollection();
         services.AddLogging(b =>
         {
-            b.AddProvider(new CountingProvider());
+            b.AddProvider(new LogCapture());
             configure(b);
         });
         services.AddRequestTargetLogGuard();
         return services.BuildServiceProvider().GetRequiredService<ILoggerFactory>();
-    }
-
-    private sealed class CountingProvider : ILoggerProvider
-    {
-        public ILogger CreateLogger(string categoryName) => new Sink();
-
-        public void Dispose()
-        {
-        }
-
-        private sealed class Sink : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state)
-                where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => true;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-            {
-            }
-        }
     }
 }
