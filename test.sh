@@ -10,4 +10,16 @@ cd "$(dirname "$0")"
 # 2 minutes) and cached; where that is impossible the script says why and those tests are skipped with the reason.
 tools/e2e/provision-synapse.sh --if-possible >/dev/null
 dotnet build MessengerProxy.sln --configuration Release
-dotnet test --solution MessengerProxy.sln --configuration Release --no-build "$@"
+# A hung test fails the run once it has lasted 15 minutes (the whole suite takes a few), and the names of the
+# tests still running then are printed, instead of the run waiting for CI's own limit.
+results=$PWD/TestResults
+rm -f "$results"/*_hang.log "$results"/*_hang.dmp
+status=0
+dotnet test --solution MessengerProxy.sln --configuration Release --no-build \
+  --results-directory "$results" --hangdump --hangdump-timeout 15m --hangdump-type Mini "$@" || status=$?
+for log in "$results"/*_hang.log; do
+  [ -f "$log" ] || continue
+  echo "tests still running when the run was declared hung ($log):" >&2
+  cat "$log" >&2
+done
+exit "$status"

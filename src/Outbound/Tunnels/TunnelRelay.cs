@@ -33,13 +33,15 @@ internal sealed class TunnelRelay(TimeProvider time, TimeSpan idleTimeout)
         while (true)
         {
             var result = await from.ReadAsync(cancellationToken);
+
+            // Activity counts when the bytes arrive, before the upstream can see them (as towards the client).
+            idle.Touch();
             foreach (var segment in result.Buffer)
             {
                 await to.WriteAsync(segment, cancellationToken);
             }
 
             from.AdvanceTo(result.Buffer.End);
-            idle.Touch();
             if (result.IsCompleted)
             {
                 break;

@@ -17,12 +17,12 @@ public sealed class HomeserverNode
     {
         Name = name;
         Listed = listed;
-        ProxyPort = FreeTcpPort();
-        OutboundPort = FreeTcpPort();
-        HealthPort = FreeTcpPort();
-        InformationPort = FreeTcpPort();
-        SynapsePort = FreeTcpPort();
-        DtlsPort = frontDoor ? FreeUdpPort() : 0;
+        ProxyPort = LoopbackPorts.Tcp();
+        OutboundPort = LoopbackPorts.Tcp();
+        HealthPort = LoopbackPorts.Tcp();
+        InformationPort = LoopbackPorts.Tcp();
+        SynapsePort = LoopbackPorts.Tcp();
+        DtlsPort = frontDoor ? LoopbackPorts.Udp() : 0;
     }
 
     /// <summary>hs1, hs2, hs3.</summary>
@@ -92,20 +92,6 @@ public sealed class HomeserverNode
     public string UserId(string localpart) => $"@{localpart}:{ServerName}";
 
     public override string ToString() => Name;
-
-    internal static int FreeTcpPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    internal static int FreeUdpPort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
-    }
 }
 
 /// <summary>

@@ -27,7 +27,7 @@ public sealed class HealthTests
     [Fact]
     public async Task Readiness_HomeserverDown_Is503WithReason_LivenessStaysUp()
     {
-        await using var proxy = await ProxyHost.StartAsync($"http://127.0.0.1:{ForwardingTests.FreeTcpPort()}");
+        await using var proxy = await ProxyHost.StartAsync($"http://127.0.0.1:{LoopbackPorts.Tcp()}");
 
         var readiness = await RawHttp.SendAsync(proxy.HealthPort, RawHttp.Request("GET", "/actuator/health/readiness"));
         var liveness = await RawHttp.SendAsync(proxy.HealthPort, RawHttp.Request("GET", "/actuator/health/liveness"));
@@ -130,7 +130,7 @@ public sealed class HealthTests
     [Fact]
     public async Task Metrics_CountUpstreamErrors()
     {
-        await using var proxy = await ProxyHost.StartAsync($"http://127.0.0.1:{ForwardingTests.FreeTcpPort()}");
+        await using var proxy = await ProxyHost.StartAsync($"http://127.0.0.1:{LoopbackPorts.Tcp()}");
         await RawHttp.SendAsync(proxy.InboundPort, RawHttp.Request("GET", "/_matrix/client/v3/login"));
 
         var text = (await RawHttp.SendAsync(proxy.HealthPort, RawHttp.Request("GET", "/metrics"))).BodyText;

@@ -85,7 +85,7 @@ public sealed class ForwardingTests : IClassFixture<ProxyFixture>
     [Fact]
     public async Task HomeserverDown_Is502MatrixError()
     {
-        var closedPort = FreeTcpPort();
+        var closedPort = LoopbackPorts.Tcp();
         await using var proxy = await ProxyHost.StartAsync($"http://127.0.0.1:{closedPort}");
 
         var response = await RawHttp.SendAsync(proxy.InboundPort, RawHttp.Request("GET", "/_matrix/client/v3/login"));
@@ -190,12 +190,5 @@ public sealed class ForwardingTests : IClassFixture<ProxyFixture>
         RejectionTests.AssertMatrixError(second, 404, "M_UNRECOGNIZED");
         Assert.Equal(200, third.StatusCode);
         Assert.Contains("v1.11", third.BodyText);
-    }
-
-    internal static int FreeTcpPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -279,7 +279,7 @@ public sealed class InvitePermissionTests(InvitePermissionTests.Fixture fixture)
     public async Task AdminApiUnreachable_FailsClosed_403_CountedAndLogged()
     {
         var logs = new LogCapture();
-        await using var proxy = await fixture.StartProxyAsync(logs, $"Tim:Admin:HomeserverUrl=http://127.0.0.1:{ForwardingTests.FreeTcpPort()}");
+        await using var proxy = await fixture.StartProxyAsync(logs, $"Tim:Admin:HomeserverUrl=http://127.0.0.1:{LoopbackPorts.Tcp()}");
         var bob = fixture.NewUser("bob");
 
         var (id, response) = await fixture.FederationInviteAsync(2, "@alice:clinic.example", bob, proxy);

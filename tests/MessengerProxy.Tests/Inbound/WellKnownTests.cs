@@ -106,7 +106,7 @@ public sealed class WellKnownTests
         await using var upstream = await RecordingUpstream.StartAsync();
         await using var broken = await RecordingUpstream.StartAsync();
         broken.Respond = (context, _) => context.Response.WriteAsync("not json");
-        await using var down = await ProxyHost.StartAsync(upstream.BaseUri.ToString().TrimEnd('/'), $"WellKnown:SupportUrl=http://127.0.0.1:{ForwardingTests.FreeTcpPort()}/support");
+        await using var down = await ProxyHost.StartAsync(upstream.BaseUri.ToString().TrimEnd('/'), $"WellKnown:SupportUrl=http://127.0.0.1:{LoopbackPorts.Tcp()}/support");
         await using var garbage = await ProxyHost.StartAsync(upstream.BaseUri.ToString().TrimEnd('/'), $"WellKnown:SupportUrl={broken.BaseUri}support");
 
         RejectionTests.AssertMatrixError(await RawHttp.SendAsync(down.InboundPort, RawHttp.Request("GET", "/.well-known/matrix/support")), 502, "M_UNKNOWN");

@@ -28,17 +28,21 @@ public sealed class OutboundRawDataTests(OutboundRawDataTests.Fixture fixture) :
 
     public sealed class Fixture : OutboundFixture, IAsyncLifetime
     {
-        // Started before the proxy, whose settings name it.
-        private readonly Task<RecordingUpstream> _collector = RecordingUpstream.StartAsync();
+        public RecordingUpstream Collector { get; private set; } = null!;
 
-        public RecordingUpstream Collector => _collector.Result;
+        // The proxy's settings name the collector, so it starts first.
+        protected override IEnumerable<string> ExtraSettings => RawDataReportingTests.Settings(Collector);
 
-        protected override IEnumerable<string> ExtraSettings => RawDataReportingTests.Settings(_collector.GetAwaiter().GetResult());
+        public new async ValueTask InitializeAsync()
+        {
+            Collector = await RecordingUpstream.StartAsync();
+            await base.InitializeAsync();
+        }
 
         public new async ValueTask DisposeAsync()
         {
             await base.DisposeAsync();
-            await (await _collector).DisposeAsync();
+            await Collector.DisposeAsync();
         }
     }
 }

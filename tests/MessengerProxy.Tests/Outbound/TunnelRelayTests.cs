@@ -20,18 +20,23 @@ public sealed class TunnelRelayTests : IAsyncDisposable
     private Socket? _remote;
     private NetworkStream? _upstream;
 
+    // A hang guard, not a timing assertion: a relay that neither forwards nor ends fails the test instead of the run.
+    private readonly CancellationTokenSource _hangGuard = CreateHangGuard();
+
+    private CancellationToken Ct => _hangGuard.Token;
+
     [Fact]
     public async Task BytesFlowBothWays_UntilTheRemoteCloses()
     {
         var relay = await StartAsync();
 
-        await _fromClient.Writer.WriteAsync("hello"u8.ToArray(), TestContext.Current.CancellationToken);
+        await _fromClient.Writer.WriteAsync("hello"u8.ToArray(), Ct);
         Assert.Equal("hello", await ReceiveAtRemoteAsync(5));
-        await _remote!.SendAsync("world"u8.ToArray(), TestContext.Current.CancellationToken);
+        await _remote!.SendAsync("world"u8.ToArray(), Ct);
         Assert.Equal("world", await ReceiveAtClientAsync(5));
 
         _remote.Shutdown(SocketShutdown.Send);
-        await relay.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+        await relay.WaitAsync(TimeSpan.FromSeconds(30), Ct);
     }
 
     [Fact]
@@ -46,8 +51,8 @@ public sealed class TunnelRelayTests : IAsyncDisposable
         await toRemote;
         Assert.Equal(payload, atRemote);
 
-        var toClient = _remote!.SendAsync(payload, TestContext.Current.CancellationToken).AsTask();
-        var result = await _toClient.Reader.ReadAtLeastAsync(payload.Length, TestContext.Current.CancellationToken);
+        var toClient = _remote!.SendAsync(payload, Ct).AsTask();
+        var result = await _toClient.Reader.ReadAtLeastAsync(payload.Length, Ct);
         Assert.Equal(payload, result.Buffer.Slice(0, payload.Length).ToArray());
         _toClient.Reader.AdvanceTo(result.Buffer.GetPosition(payload.Length));
         await toClient;
@@ -60,12 +65,12 @@ public sealed class TunnelRelayTests : IAsyncDisposable
         var relay = await StartAsync();
 
         _clock.Advance(s_idle - TimeSpan.FromMinutes(1));
-        await Task.Delay(100, TestContext.Current.CancellationToken);
+        await Task.Delay(100, Ct);
         Assert.False(relay.IsCompleted);
 
         // Checked four times per timeout: over by a quarter at most.
         _clock.Advance(TimeSpan.FromMinutes(4));
-        await relay.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+        await relay.WaitAsync(TimeSpan.FromSeconds(30), Ct);
     }
 
     [Fact]
@@ -74,20 +79,20 @@ public sealed class TunnelRelayTests : IAsyncDisposable
         var relay = await StartAsync();
 
         _clock.Advance(TimeSpan.FromMinutes(8));
-        await _remote!.SendAsync("ping"u8.ToArray(), TestContext.Current.CancellationToken);
+        await _remote!.SendAsync("ping"u8.ToArray(), Ct);
         Assert.Equal("ping", await ReceiveAtClientAsync(4));
         _clock.Advance(TimeSpan.FromMinutes(8));
-        await _fromClient.Writer.WriteAsync("pong"u8.ToArray(), TestContext.Current.CancellationToken);
+        await _fromClient.Writer.WriteAsync("pong"u8.ToArray(), Ct);
         Assert.Equal("pong", await ReceiveAtRemoteAsync(4));
 
         // 16 minutes since the start, 8 since the last byte: still open, as the next byte through shows.
         _clock.Advance(TimeSpan.FromMinutes(8));
-        await _remote.SendAsync("ping"u8.ToArray(), TestContext.Current.CancellationToken);
+        await _remote.SendAsync("ping"u8.ToArray(), Ct);
         Assert.Equal("ping", await ReceiveAtClientAsync(4));
         Assert.False(relay.IsCompleted);
 
         _clock.Advance(s_idle + TimeSpan.FromMinutes(3));
-        await relay.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+        await relay.WaitAsync(TimeSpan.FromSeconds(30), Ct);
     }
 
     [Fact]
@@ -98,12 +103,13 @@ public sealed class TunnelRelayTests : IAsyncDisposable
         await _fromClient.Writer.CompleteAsync();
 
         var buffer = new byte[16];
-        Assert.Equal(0, await _remote!.ReceiveAsync(buffer, TestContext.Current.CancellationToken));
-        await relay.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+        Assert.Equal(0, await _remote!.ReceiveAsync(buffer, Ct));
+        await relay.WaitAsync(TimeSpan.FromSeconds(30), Ct);
     }
 
     public async ValueTask DisposeAsync()
     {
+        _hangGuard.Dispose();
         _remote?.Dispose();
         if (_upstream is not null)
         {
@@ -111,16 +117,23 @@ public sealed class TunnelRelayTests : IAsyncDisposable
         }
     }
 
+    private static CancellationTokenSource CreateHangGuard()
+    {
+        var guard = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        guard.CancelAfter(TimeSpan.FromSeconds(60));
+        return guard;
+    }
+
     private async Task<Task> StartAsync()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await client.ConnectAsync((IPEndPoint)listener.LocalEndpoint, TestContext.Current.CancellationToken);
-        _remote = await listener.AcceptSocketAsync(TestContext.Current.CancellationToken);
+        await client.ConnectAsync((IPEndPoint)listener.LocalEndpoint, Ct);
+        _remote = await listener.AcceptSocketAsync(Ct);
         _upstream = new NetworkStream(client, ownsSocket: true);
         var relay = new TunnelRelay(_clock, s_idle);
-        return relay.RunAsync(new DuplexPipe(_fromClient.Reader, _toClient.Writer), _upstream, TestContext.Current.CancellationToken);
+        return relay.RunAsync(new DuplexPipe(_fromClient.Reader, _toClient.Writer), _upstream, Ct);
     }
 
     private async Task<string> ReceiveAtRemoteAsync(int count) => System.Text.Encoding.ASCII.GetString(await ReceiveBytesAtRemoteAsync(count));
@@ -131,7 +144,7 @@ public sealed class TunnelRelayTests : IAsyncDisposable
         var total = 0;
         while (total < count)
         {
-            var read = await _remote!.ReceiveAsync(buffer.AsMemory(total), TestContext.Current.CancellationToken);
+            var read = await _remote!.ReceiveAsync(buffer.AsMemory(total), Ct);
             Assert.True(read > 0, "the relay closed the upstream early");
             total += read;
         }
@@ -144,13 +157,13 @@ public sealed class TunnelRelayTests : IAsyncDisposable
     {
         for (var offset = 0; offset < payload.Length; offset += 7919)
         {
-            await _fromClient.Writer.WriteAsync(payload.AsMemory(offset, Math.Min(7919, payload.Length - offset)), TestContext.Current.CancellationToken);
+            await _fromClient.Writer.WriteAsync(payload.AsMemory(offset, Math.Min(7919, payload.Length - offset)), Ct);
         }
     }
 
     private async Task<string> ReceiveAtClientAsync(int count)
     {
-        var result = await _toClient.Reader.ReadAtLeastAsync(count, TestContext.Current.CancellationToken);
+        var result = await _toClient.Reader.ReadAtLeastAsync(count, Ct);
         var text = System.Text.Encoding.ASCII.GetString(result.Buffer.Slice(0, count).ToArray());
         _toClient.Reader.AdvanceTo(result.Buffer.GetPosition(count));
         return text;

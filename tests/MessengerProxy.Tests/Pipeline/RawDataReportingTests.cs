@@ -81,7 +81,7 @@ public sealed class RawDataReportingTests
     {
         await using var homeserver = await RecordingUpstream.StartAsync();
         await using var collector = await RecordingUpstream.StartAsync();
-        var closed = $"http://127.0.0.1:{ForwardingTests.FreeTcpPort()}/add-performance-data";
+        var closed = $"http://127.0.0.1:{LoopbackPorts.Tcp()}/add-performance-data";
         await using var proxy = await ProxyHost.StartAsync(homeserver.BaseUri.ToString().TrimEnd('/'),
             [.. Settings(collector, "RawData:MaxAttempts=1"), $"RawData:CollectorUrl={closed}"]);
         await using var plain = await ProxyHost.StartAsync(homeserver.BaseUri.ToString().TrimEnd('/'));

@@ -41,7 +41,7 @@ public sealed class RegistrationStartupTests(PostgresFixture postgres)
     [Fact]
     public async Task DatabaseUnreachable_ExitsWithOneReadableLine()
     {
-        var (exitCode, stderr) = await RunAsync($"--Registration:ConnectionString=Host=127.0.0.1;Port={ForwardingPort()};Database=x;Username=x;Timeout=3",
+        var (exitCode, stderr) = await RunAsync($"--Registration:ConnectionString=Host=127.0.0.1;Port={LoopbackPorts.Tcp()};Database=x;Username=x;Timeout=3",
             $"--Registration:AdminToken={RegistrationHost.AdminToken}", "--Registration:Port=0", "--Registration:HealthPort=0");
 
         Assert.Equal(1, exitCode);
@@ -49,8 +49,6 @@ public sealed class RegistrationStartupTests(PostgresFixture postgres)
         Assert.Single(lines);
         Assert.StartsWith("messenger-registration: cannot start: ", lines[0]);
     }
-
-    private static int ForwardingPort() => Inbound.ForwardingTests.FreeTcpPort();
 
     private static async Task<(int ExitCode, string Stderr)> RunAsync(params string[] args)
     {

@@ -158,7 +158,7 @@ public sealed class VzdAuthenticationTests(PostgresFixture postgres)
     public async Task TokenEndpointUnreachable_FailsTheImportClearly()
     {
         await using var vzd = await StandInVzd.StartAsync();
-        var closedPort = Inbound.ForwardingTests.FreeTcpPort();
+        var closedPort = LoopbackPorts.Tcp();
         await using var service = await Service.StartAsync(postgres, vzd, tokenUrl: $"http://127.0.0.1:{closedPort}");
         await service.StartupRoundAsync();
 

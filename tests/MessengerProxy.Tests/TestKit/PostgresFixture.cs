@@ -129,7 +129,7 @@ public sealed class PostgresFixture : IAsyncLifetime
             await RunAsync("chown", "postgres:", _clusterDirectory);
         }
 
-        var port = FreePort();
+        var port = LoopbackPorts.Tcp();
         var data = Path.Combine(_clusterDirectory, "data");
         await RunAsync(Path.Combine(_binDirectory!, "initdb"), "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "-N");
         await RunAsync(Path.Combine(_binDirectory!, "pg_ctl"), "-D", data, "-l", Path.Combine(_clusterDirectory, "server.log"), "-w", "-t", "60",
@@ -163,12 +163,5 @@ public sealed class PostgresFixture : IAsyncLifetime
         {
             throw new InvalidOperationException($"{Path.GetFileName(file)} exited with {process.ExitCode}: {(await stderr).Trim()} {(await stdout).Trim()}");
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -33,8 +33,8 @@ public sealed class ProxyProcess : IAsyncDisposable
     /// <summary>Starts the proxy on fresh loopback ports and waits until its inbound port accepts connections.</summary>
     public static async Task<ProxyProcess> StartAsync(string homeserverUrl, params string[] settings)
     {
-        var inbound = FreePort();
-        var health = FreePort();
+        var inbound = LoopbackPorts.Tcp();
+        var health = LoopbackPorts.Tcp();
         var args = new List<string>
         {
             $"--Inbound:HomeserverUrl={homeserverUrl}", $"--Inbound:Port={inbound}", "--Inbound:BindAddress=127.0.0.1",
@@ -232,12 +232,5 @@ public sealed class ProxyProcess : IAsyncDisposable
         info.Environment.Remove("ASPNETCORE_ENVIRONMENT");
         info.Environment.Remove("DOTNET_ENVIRONMENT");
         return (info, new StringBuilder(), new StringBuilder());
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
