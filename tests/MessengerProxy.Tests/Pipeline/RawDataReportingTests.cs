@@ -115,7 +115,7 @@ public sealed class RawDataReportingTests
 
         // The first record is being sent (the collector holds it); the queue of one then takes the next and drops the older.
         var first = await RawHttp.SendAsync(proxy.InboundPort, RawHttp.Request("GET", "/_matrix/client/v3/login"));
-        await WaitUntilAsync(() => collector.Requests.Count == 1);
+        await Poll.UntilAsync(() => collector.Requests.Count == 1);
         for (var i = 0; i < 3; i++)
         {
             Assert.Equal(200, (await RawHttp.SendAsync(proxy.InboundPort, RawHttp.Request("GET", "/_matrix/client/v3/login"))).StatusCode);
@@ -226,29 +226,17 @@ public sealed class RawDataReportingTests
 
     internal static async Task<List<JsonElement>> RecordsAsync(RecordingUpstream collector, int count)
     {
-        await WaitUntilAsync(() => collector.Requests.Count >= count);
+        await Poll.UntilAsync(() => collector.Requests.Count >= count);
 
         // A short grace period shows a record that should not have been sent.
         await Task.Delay(100, TestContext.Current.CancellationToken);
         return collector.Requests.Select(r => JsonDocument.Parse(r.Body).RootElement.Clone()).ToList();
     }
 
-    internal static Task WaitUntilAsync(Func<bool> condition) => WaitUntilAsync(() => Task.FromResult(condition()));
-
-    internal static async Task WaitUntilAsync(Func<Task<bool>> condition)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(30));
-        while (!await condition())
-        {
-            await Task.Delay(20, timeout.Token);
-        }
-    }
-
     internal static async Task<string> WaitForMetricAsync(ProxyHost proxy, string line)
     {
         var metrics = string.Empty;
-        await WaitUntilAsync(async () =>
+        await Poll.UntilAsync(async () =>
         {
             metrics = (await RawHttp.SendAsync(proxy.HealthPort, RawHttp.Request("GET", "/metrics"))).BodyText;
             return metrics.Contains(line, StringComparison.Ordinal);

@@ -149,7 +149,10 @@ public sealed class SignedListServingTests(PostgresFixture postgres) : IAsyncLif
             "Registration:Vzd:PollInterval=01:00:00");
         var fetcher = host.Services.GetRequiredService<MessengerProxy.Registration.Vzd.VzdFederationListFetcher>();
 
-        await fetcher.FetchOnceAsync(ct);
+        // The service fetches once as it starts; a fetch of the test's own could finish before that one and be
+        // overwritten by it, so the test waits for the start-up fetch to have been refused.
+        await Poll.UntilAsync(async () =>
+            (await RegistrationFederationListHealthAsync(host)).GetProperty("details").TryGetProperty("refused", out _), "the start-up fetch refused");
 
         Assert.Null(await host.Database.Federation.GetLatestVersionAsync(ct));
         var list = await RegistrationFederationListHealthAsync(host);

@@ -57,11 +57,11 @@ public sealed class VzdAuthenticationTests(PostgresFixture postgres)
         await using var service = await Service.StartAsync(postgres, vzd);
 
         var fetches = Enumerable.Range(0, 5).Select(_ => service.Fetcher.FetchOnceAsync(Ct)).ToArray();
-        await WaitUntilAsync(() => vzd.Grants >= 1);
+        await Poll.UntilAsync(() => vzd.Grants >= 1);
         vzd.HoldGrants.SetResult();
         await Task.WhenAll(fetches);
         // The start-up fetch waited on the same renewal; its list request may come last.
-        await WaitUntilAsync(() => vzd.ListRequests.Count >= 6);
+        await Poll.UntilAsync(() => vzd.ListRequests.Count >= 6);
 
         Assert.Equal((1, 1), (vzd.Grants, vzd.Exchanges));
         Assert.Equal(6, vzd.ListRequests.Count);
@@ -195,17 +195,6 @@ public sealed class VzdAuthenticationTests(PostgresFixture postgres)
         Directory.Delete(directory, recursive: true);
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        // Generous: the condition follows from requests on loopback; the bound only stops a broken test.
-        for (var i = 0; i < 3000 && !condition(); i++)
-        {
-            await Task.Delay(10, Ct);
-        }
-
-        Assert.True(condition(), "the condition was not reached");
-    }
-
     /// <summary>The registration service with its log captured, configured for the stand-in VZD.</summary>
     private sealed class Service : IAsyncDisposable
     {
@@ -250,7 +239,7 @@ public sealed class VzdAuthenticationTests(PostgresFixture postgres)
         }
 
         /// <summary>Waits for the fetch the service makes when it starts to be past its use of tokens.</summary>
-        public Task StartupRoundAsync() => WaitUntilAsync(() =>
+        public Task StartupRoundAsync() => Poll.UntilAsync(() =>
             _vzd.ListRequests.Count >= 1 || Logs.Lines.Any(l => l.Contains("VzdFetchFailed", StringComparison.Ordinal)));
 
         public async Task<string> MetricsAsync()
