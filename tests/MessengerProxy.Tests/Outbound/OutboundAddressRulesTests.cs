@@ -102,36 +102,26 @@ public sealed class OutboundAddressRulesTests : IAsyncLifetime
     [Fact]
     public async Task ConnectionLimit_ExtraConnectionsGet503_AndSlotsAreReturned()
     {
+        // Every connection counts, a start-up probe too: the test starts once the proxy counts none, and holds
+        // one connection at a time, each in the middle of its head, until the proxy counts it.
+        await Poll.UntilAsync(async () => await OpenConnectionsAsync() == 0, "no connection open before the test");
         var held = new List<TcpClient>();
         try
         {
             for (var i = 0; i < 3; i++)
             {
                 var client = new TcpClient();
+                held.Add(client);
                 await client.ConnectAsync("127.0.0.1", _proxy.OutboundPort, TestContext.Current.CancellationToken);
                 await client.GetStream().WriteAsync("CONNECT remote.test:8448 HTTP/1.1\r\n"u8.ToArray(), TestContext.Current.CancellationToken);
-                held.Add(client);
+                var expected = i + 1;
+                await Poll.UntilAsync(async () => await OpenConnectionsAsync() == expected, $"{expected} held connections counted");
             }
 
-            // The three held connections may still be being accepted; the fourth must eventually see the limit.
-            RawResponse? refused = null;
-            var seen = new List<string>();
-            for (var attempt = 0; attempt < 100 && refused is null; attempt++)
-            {
-                var response = await RawHttp.SendAsync(_proxy.OutboundPort, "CONNECT 10.0.0.1:8448 HTTP/1.1\r\n\r\n");
-                seen.Add(response.StatusCode + " " + response.BodyText);
-                if (response.StatusCode == 503)
-                {
-                    refused = response;
-                }
-                else
-                {
-                    await Task.Delay(50, TestContext.Current.CancellationToken);
-                }
-            }
-
-            Assert.True(refused is not null, string.Join(",", seen));
+            var refused = await RawHttp.SendAsync(_proxy.OutboundPort, "CONNECT 10.0.0.1:8448 HTTP/1.1\r\n\r\n");
+            Assert.Equal(503, refused.StatusCode);
             Assert.Contains("too many open connections", refused.BodyText);
+            Assert.All(held, client => Assert.Equal(0, client.Available));
         }
         finally
         {
@@ -142,17 +132,14 @@ public sealed class OutboundAddressRulesTests : IAsyncLifetime
         }
 
         RawResponse? after = null;
-        for (var attempt = 0; attempt < 100; attempt++)
-        {
-            after = await RawHttp.SendAsync(_proxy.OutboundPort, "CONNECT 10.0.0.1:8448 HTTP/1.1\r\n\r\n");
-            if (after.StatusCode != 503)
-            {
-                break;
-            }
-
-            await Task.Delay(50, TestContext.Current.CancellationToken);
-        }
-
+        await Poll.UntilAsync(async () => (after = await RawHttp.SendAsync(_proxy.OutboundPort, "CONNECT 10.0.0.1:8448 HTTP/1.1\r\n\r\n")).StatusCode != 503, "a slot returned");
         Assert.Equal(403, after!.StatusCode);
+    }
+
+    private async Task<int> OpenConnectionsAsync()
+    {
+        var metrics = (await RawHttp.SendAsync(_proxy.HealthPort, RawHttp.Request("GET", "/metrics"))).BodyText;
+        var line = metrics.Split('\n').FirstOrDefault(l => l.StartsWith("messengerproxy_outbound_connections_open ", StringComparison.Ordinal));
+        return line is null ? 0 : int.Parse(line.AsSpan(line.IndexOf(' ') + 1), System.Globalization.CultureInfo.InvariantCulture);
     }
 }
