@@ -152,7 +152,8 @@ public sealed class SignedListServingTests(PostgresFixture postgres) : IAsyncLif
         // The service fetches once as it starts; a fetch of the test's own could finish before that one and be
         // overwritten by it, so the test waits for the start-up fetch to have been refused.
         await Poll.UntilAsync(async () =>
-            (await RegistrationFederationListHealthAsync(host)).GetProperty("details").TryGetProperty("refused", out _), "the start-up fetch refused");
+            (await RegistrationFederationListHealthAsync(host)) is var health
+            && health.TryGetProperty("details", out var details) && details.TryGetProperty("refused", out _), "the start-up fetch refused");
 
         Assert.Null(await host.Database.Federation.GetLatestVersionAsync(ct));
         var list = await RegistrationFederationListHealthAsync(host);
