@@ -14,6 +14,9 @@ public static class LoopbackPorts
 {
     private const int First = 10000;
 
+    // The kernel's range does not change while the tests run: read once.
+    private static readonly int s_span = EphemeralStart() - First;
+
     // Several test processes may run at once (two checkouts): each starts at its own place in the range.
     private static int s_offset = Environment.ProcessId * 389;
 
@@ -25,10 +28,9 @@ public static class LoopbackPorts
 
     private static int Next(SocketType type, ProtocolType protocol)
     {
-        var span = EphemeralStart() - First;
-        for (var attempt = 0; attempt < span; attempt++)
+        for (var attempt = 0; attempt < s_span; attempt++)
         {
-            var port = First + (int)((uint)Interlocked.Increment(ref s_offset) % (uint)span);
+            var port = First + (int)((uint)Interlocked.Increment(ref s_offset) % (uint)s_span);
             using var socket = new Socket(AddressFamily.InterNetwork, type, protocol);
             try
             {
@@ -40,7 +42,7 @@ public static class LoopbackPorts
             }
         }
 
-        throw new InvalidOperationException($"no free loopback port between {First} and {First + span}");
+        throw new InvalidOperationException($"no free loopback port between {First} and {First + s_span}");
     }
 
     /// <summary>The kernel's first ephemeral port (32768 when it cannot be read).</summary>

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using MessengerProxy.Tests.TestKit;
 using Npgsql;
 using Testcontainers.PostgreSql;
